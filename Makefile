@@ -1,0 +1,43 @@
+# Makefile for the vecq extension (PGXS)
+#
+# make && make install        build and install the extension
+# make installcheck           run the pg_regress suite against a running server
+# test/run_tests.sh           set up a throwaway cluster and run every test
+
+MODULE_big = vecq
+EXTENSION = vecq
+DATA = $(wildcard sql/vecq--*.sql)
+PGFILEDESC = "vecq - vectors and ANN search for PostgreSQL"
+
+OBJS = \
+	src/vecq.o \
+	src/common/distance.o \
+	src/common/distance_avx2.o \
+	src/common/distance_avx512.o \
+	src/common/vector_text.o \
+	src/vector/vector_agg.o \
+	src/vector/vector_cast.o \
+	src/vector/vector_io.o \
+	src/vector/vector_ops.o
+
+HEADERS = src/common/distance.h src/common/vector_text.h src/vector/vector.h
+
+PG_CPPFLAGS = -I$(srcdir)/src
+PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
+
+REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree
+REGRESS_OPTS = --inputdir=test --load-extension=vecq
+
+# SIMD kernels: each file is compiled for its instruction set only; the
+# dispatcher in distance.c calls them after checking the CPU at load time.
+SIMD_AVX2_CFLAGS = -mavx2 -mfma
+SIMD_AVX512_CFLAGS = -mavx512f -mavx512dq -mavx2 -mfma
+
+src/common/distance_avx2.o: CFLAGS += $(SIMD_AVX2_CFLAGS)
+src/common/distance_avx512.o: CFLAGS += $(SIMD_AVX512_CFLAGS)
+src/common/distance_avx2.bc: BITCODE_CFLAGS += $(SIMD_AVX2_CFLAGS)
+src/common/distance_avx512.bc: BITCODE_CFLAGS += $(SIMD_AVX512_CFLAGS)
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

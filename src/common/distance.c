@@ -1,0 +1,290 @@
+/*-------------------------------------------------------------------------
+ *
+ * distance.c
+ *	  Scalar distance kernels, CPU detection and kernel dispatch.
+ *
+ * The scalar kernels here are plain C loops: the portable fallback, the
+ * reference the SIMD levels are tested against, and the baseline of the
+ * kernel benchmark.  Each converts its float4 inputs to double before any
+ * arithmetic, so every product is exact and only the additions round (see
+ * the accuracy contract in distance.h).
+ *
+ * Dispatch: the SIMD kernels live in distance_avx2.c and distance_avx512.c,
+ * each compiled with the flags of its instruction set.  A level is usable
+ * when its file was built with those flags (its table pointer is non-NULL)
+ * and the CPU reports the instructions through __builtin_cpu_supports().
+ * With gcc's libgcc and clang's compiler-rt alike, that builtin reports
+ * "avx2" and "fma" only when the OS has enabled the YMM state in XCR0, and
+ * "avx512f"/"avx512dq" only when it has also enabled the opmask and ZMM
+ * states, so a "yes" means the instructions can really be executed.
+ *
+ * VecqKernels starts out holding the scalar kernels, so a caller that runs
+ * before VecqDistanceInit() still gets correct results.
+ *
+ * src/common/distance.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FRONTEND
+#include "postgres.h"
+#else
+#include "postgres_fe.h"
+#endif
+
+#include <math.h>
+
+#include "common/distance.h"
+#include "common/distance_simd.h"
+
+/* __builtin_cpu_supports() exists for x86 targets of gcc and clang only */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
+#define VECQ_HAVE_CPU_SUPPORTS 1
+#endif
+
+/*
+ * Scalar kernels.  One accumulator, elements in order: the compiler cannot
+ * reorder the double additions (no -ffast-math), so the result is the same
+ * on every platform.
+ */
+
+static double
+scalar_l2_squared(const float *a, const float *b, int n)
+{
+	double		sum = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		double		d = (double) a[i] - (double) b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+static double
+scalar_inner_product(const float *a, const float *b, int n)
+{
+	double		sum = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		sum += (double) a[i] * (double) b[i];
+	return sum;
+}
+
+static double
+scalar_l1(const float *a, const float *b, int n)
+{
+	double		sum = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		sum += fabs((double) a[i] - (double) b[i]);
+	return sum;
+}
+
+static VecqCosineParts
+scalar_cosine_parts(const float *a, const float *b, int n)
+{
+	VecqCosineParts parts = {0.0, 0.0, 0.0};
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		double		x = (double) a[i];
+		double		y = (double) b[i];
+
+		parts.dot += x * y;
+		parts.norm_a += x * x;
+		parts.norm_b += y * y;
+	}
+	return parts;
+}
+
+static double
+scalar_norm_squared(const float *a, int n)
+{
+	double		sum = 0.0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		sum += (double) a[i] * (double) a[i];
+	return sum;
+}
+
+static const VecqDistanceKernels scalar_kernels = {
+	.l2_squared = scalar_l2_squared,
+	.inner_product = scalar_inner_product,
+	.l1 = scalar_l1,
+	.cosine_parts = scalar_cosine_parts,
+	.norm_squared = scalar_norm_squared,
+};
+
+/* the kernels in use; scalar until VecqDistanceInit() picks better ones */
+VecqDistanceKernels VecqKernels = {
+	.l2_squared = scalar_l2_squared,
+	.inner_product = scalar_inner_product,
+	.l1 = scalar_l1,
+	.cosine_parts = scalar_cosine_parts,
+	.norm_squared = scalar_norm_squared,
+};
+
+static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;
+
+/* kernel table of each level, NULL if unusable; valid once detected */
+static const VecqDistanceKernels *level_kernels[VECQ_SIMD_NLEVELS];
+static bool detected = false;
+
+/*
+ * Fill level_kernels[] from the build and the CPU, once.
+ */
+static void
+detect_levels(void)
+{
+	if (detected)
+		return;
+
+	level_kernels[VECQ_SIMD_SCALAR] = &scalar_kernels;
+	level_kernels[VECQ_SIMD_AVX2] = NULL;
+	level_kernels[VECQ_SIMD_AVX512] = NULL;
+
+#ifdef VECQ_HAVE_CPU_SUPPORTS
+	/* normally run by a constructor already; harmless to repeat */
+	__builtin_cpu_init();
+
+	if (VecqKernelsAvx2 != NULL &&
+		__builtin_cpu_supports("avx2") &&
+		__builtin_cpu_supports("fma"))
+		level_kernels[VECQ_SIMD_AVX2] = VecqKernelsAvx2;
+
+	/* distance_avx512.c is also compiled with -mavx2 -mfma: require them */
+	if (VecqKernelsAvx512 != NULL &&
+		__builtin_cpu_supports("avx512f") &&
+		__builtin_cpu_supports("avx512dq") &&
+		__builtin_cpu_supports("avx2") &&
+		__builtin_cpu_supports("fma"))
+		level_kernels[VECQ_SIMD_AVX512] = VecqKernelsAvx512;
+#endif
+
+	detected = true;
+}
+
+/*
+ * VecqDistanceInit
+ *		Detect the CPU and install the best kernels it supports in
+ *		VecqKernels.  Idempotent; called from _PG_init and by standalone
+ *		programs before their first distance.
+ */
+void
+VecqDistanceInit(void)
+{
+	(void) VecqDistanceSetLevel(VecqDistanceBestLevel());
+}
+
+/*
+ * VecqDistanceBestLevel
+ *		Highest level that both this build and this CPU can run.
+ */
+VecqSimdLevel
+VecqDistanceBestLevel(void)
+{
+	int			level;
+
+	detect_levels();
+	for (level = VECQ_SIMD_NLEVELS - 1; level > VECQ_SIMD_SCALAR; level--)
+	{
+		if (level_kernels[level] != NULL)
+			return (VecqSimdLevel) level;
+	}
+	return VECQ_SIMD_SCALAR;
+}
+
+/*
+ * VecqDistanceCurrentLevel
+ *		Level whose kernels VecqKernels holds now.
+ */
+VecqSimdLevel
+VecqDistanceCurrentLevel(void)
+{
+	return current_level;
+}
+
+/*
+ * VecqDistanceGetKernels
+ *		Kernel table of the given level, or NULL if the build or the CPU
+ *		cannot run it (or the level is out of range).  The table is static;
+ *		callers must not modify or free it.
+ */
+const VecqDistanceKernels *
+VecqDistanceGetKernels(VecqSimdLevel level)
+{
+	if ((int) level < 0 || level >= VECQ_SIMD_NLEVELS)
+		return NULL;
+	detect_levels();
+	return level_kernels[level];
+}
+
+/*
+ * VecqDistanceSetLevel
+ *		Install the kernels of the given level in VecqKernels.  Returns false,
+ *		leaving VecqKernels unchanged, if the level is not usable here.
+ */
+bool
+VecqDistanceSetLevel(VecqSimdLevel level)
+{
+	const VecqDistanceKernels *kernels = VecqDistanceGetKernels(level);
+
+	if (kernels == NULL)
+		return false;
+	VecqKernels = *kernels;
+	current_level = level;
+	return true;
+}
+
+/*
+ * VecqSimdLevelName
+ *		Lower-case name of a level, as the vecq.simd setting spells it;
+ *		"unknown" for a value outside the enum.
+ */
+const char *
+VecqSimdLevelName(VecqSimdLevel level)
+{
+	switch (level)
+	{
+		case VECQ_SIMD_SCALAR:
+			return "scalar";
+		case VECQ_SIMD_AVX2:
+			return "avx2";
+		case VECQ_SIMD_AVX512:
+			return "avx512";
+		case VECQ_SIMD_NLEVELS:
+			break;
+	}
+	return "unknown";
+}
+
+/*
+ * VecqCosineDistanceFromParts
+ *		1 - dot / sqrt(norm_a * norm_b), with the similarity clamped to
+ *		[-1, 1]; NaN if either norm is zero.
+ *
+ * For finite float4 inputs of at most VECQ_MAX_DIM elements the product of
+ * the norms neither overflows nor underflows a double (each lies between
+ * about 2e-90 and 2e81), so no rescaling is needed.
+ */
+double
+VecqCosineDistanceFromParts(VecqCosineParts parts)
+{
+	double		similarity;
+
+	if (parts.norm_a == 0.0 || parts.norm_b == 0.0)
+		return NAN;
+
+	similarity = parts.dot / sqrt(parts.norm_a * parts.norm_b);
+	if (similarity > 1.0)
+		similarity = 1.0;
+	else if (similarity < -1.0)
+		similarity = -1.0;
+	return 1.0 - similarity;
+}

@@ -1,0 +1,101 @@
+/*-------------------------------------------------------------------------
+ *
+ * distance.h
+ *	  Distance kernels for float4 vectors: the only place in vecq where a
+ *	  distance between two vectors is computed.
+ *
+ * Every kernel exists at three SIMD levels (scalar, AVX2+FMA, AVX-512F);
+ * VecqDistanceInit() picks the best level the CPU supports, once, when the
+ * library is loaded, and fills VecqKernels.  Callers use the VecqKernels
+ * function pointers (or the inline helpers below) and never test the CPU
+ * themselves.
+ *
+ * Accuracy contract: every kernel converts its float4 inputs to double
+ * before multiplying and accumulates in double, so the result agrees with a
+ * double-precision reference within 1e-6 relative for any dimension up to
+ * VECQ_MAX_DIM (test/unit/test_distance.c checks this at every level).
+ * Results of different SIMD levels may differ in the last bits of the double
+ * because the summation order differs.
+ *
+ * This file uses no server facilities: it is compiled into the extension,
+ * the fuzzers, the unit tests and the benchmarks alike.
+ *
+ * src/common/distance.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECQ_DISTANCE_H
+#define VECQ_DISTANCE_H
+
+#include <stdbool.h>
+
+typedef enum VecqSimdLevel
+{
+	VECQ_SIMD_SCALAR = 0,
+	VECQ_SIMD_AVX2,				/* AVX2 + FMA */
+	VECQ_SIMD_AVX512,			/* AVX-512F (+DQ) */
+	VECQ_SIMD_NLEVELS
+} VecqSimdLevel;
+
+/*
+ * Result of the cosine kernel: the three sums needed for cosine distance,
+ * computed in one pass.
+ */
+typedef struct VecqCosineParts
+{
+	double		dot;			/* sum a[i] * b[i] */
+	double		norm_a;			/* sum a[i] * a[i] */
+	double		norm_b;			/* sum b[i] * b[i] */
+} VecqCosineParts;
+
+/*
+ * One set of kernels.  a and b point to n floats (n >= 0); n == 0 gives 0.
+ * No kernel allocates, fails or checks dimensions: callers do.
+ */
+typedef struct VecqDistanceKernels
+{
+	/* sum (a[i] - b[i])^2 */
+	double		(*l2_squared) (const float *a, const float *b, int n);
+	/* sum a[i] * b[i] */
+	double		(*inner_product) (const float *a, const float *b, int n);
+	/* sum |a[i] - b[i]| */
+	double		(*l1) (const float *a, const float *b, int n);
+	/* dot product and both squared norms */
+	VecqCosineParts (*cosine_parts) (const float *a, const float *b, int n);
+	/* sum a[i]^2 */
+	double		(*norm_squared) (const float *a, int n);
+} VecqDistanceKernels;
+
+/* the kernels in use, set by VecqDistanceInit() */
+extern VecqDistanceKernels VecqKernels;
+
+/* detect the CPU and install its best kernels in VecqKernels */
+extern void VecqDistanceInit(void);
+
+/* best level this CPU (and this build) supports */
+extern VecqSimdLevel VecqDistanceBestLevel(void);
+
+/* level currently installed in VecqKernels */
+extern VecqSimdLevel VecqDistanceCurrentLevel(void);
+
+/*
+ * Kernels of one level, or NULL if this CPU or build cannot run it.  For
+ * tests and benchmarks that compare levels.
+ */
+extern const VecqDistanceKernels *VecqDistanceGetKernels(VecqSimdLevel level);
+
+/* install the kernels of the given level; false if unsupported */
+extern bool VecqDistanceSetLevel(VecqSimdLevel level);
+
+/* "scalar", "avx2", "avx512" */
+extern const char *VecqSimdLevelName(VecqSimdLevel level);
+
+/*
+ * Cosine distance 1 - dot / sqrt(|a|^2 |b|^2) from its parts, with the
+ * similarity clamped to [-1, 1] so rounding never yields a distance outside
+ * [0, 2].  Returns NaN when either vector has norm zero (the distance is
+ * undefined), as pgvector does.
+ */
+extern double VecqCosineDistanceFromParts(VecqCosineParts parts);
+
+#endif							/* VECQ_DISTANCE_H */

@@ -1,0 +1,298 @@
+/*-------------------------------------------------------------------------
+ *
+ * distance_avx512.c
+ *	  Distance kernels for CPUs with AVX-512F and AVX-512DQ.
+ *
+ * This file is compiled with -mavx512f -mavx512dq -mavx2 -mfma; distance.c
+ * calls into it only after checking that the CPU supports all four.  Built
+ * without those flags it holds no kernels and exports a NULL table (see
+ * distance_simd.h).
+ *
+ * Method: as in distance_avx2.c, float4 inputs are widened to double before
+ * any arithmetic (8 at a time, vcvtps2pd into a zmm register), so every
+ * difference and product is exact.  The main loop handles 32 elements per
+ * iteration into four independent accumulators, then 16 at a time; the
+ * last 1-15 elements are read with one masked load per input, which
+ * suppresses faults on the lanes past the end, so there is no scalar tail.
+ *
+ * src/common/distance_avx512.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef FRONTEND
+#include "postgres.h"
+#else
+#include "postgres_fe.h"
+#endif
+
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && \
+	defined(__AVX2__) && defined(__FMA__)
+#define VECQ_BUILD_AVX512 1
+#include <immintrin.h>
+#endif
+
+#include "common/distance.h"
+#include "common/distance_simd.h"
+
+#ifdef VECQ_BUILD_AVX512
+
+/* 8 floats at p widened to 8 doubles */
+static inline __m512d
+load8(const float *p)
+{
+	return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+}
+
+/*
+ * The last r (1..15) elements of an input: a masked 16-lane load (lanes
+ * from r on read as zero and are not accessed), returned as two halves
+ * widened to double.
+ */
+static inline void
+load_tail(const float *p, int r, __m512d *lo, __m512d *hi)
+{
+	__m512		v = _mm512_maskz_loadu_ps((__mmask16) ((1u << r) - 1), p);
+
+	*lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+	*hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+}
+
+static double
+avx512_l2_squared(const float *a, const float *b, int n)
+{
+	__m512d		s0 = _mm512_setzero_pd();
+	__m512d		s1 = _mm512_setzero_pd();
+	__m512d		s2 = _mm512_setzero_pd();
+	__m512d		s3 = _mm512_setzero_pd();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		__m512d		d0 = _mm512_sub_pd(load8(a + i), load8(b + i));
+		__m512d		d1 = _mm512_sub_pd(load8(a + i + 8), load8(b + i + 8));
+		__m512d		d2 = _mm512_sub_pd(load8(a + i + 16), load8(b + i + 16));
+		__m512d		d3 = _mm512_sub_pd(load8(a + i + 24), load8(b + i + 24));
+
+		s0 = _mm512_fmadd_pd(d0, d0, s0);
+		s1 = _mm512_fmadd_pd(d1, d1, s1);
+		s2 = _mm512_fmadd_pd(d2, d2, s2);
+		s3 = _mm512_fmadd_pd(d3, d3, s3);
+	}
+	if (i <= n - 16)
+	{
+		__m512d		d0 = _mm512_sub_pd(load8(a + i), load8(b + i));
+		__m512d		d1 = _mm512_sub_pd(load8(a + i + 8), load8(b + i + 8));
+
+		s0 = _mm512_fmadd_pd(d0, d0, s0);
+		s1 = _mm512_fmadd_pd(d1, d1, s1);
+		i += 16;
+	}
+	if (i < n)
+	{
+		__m512d		alo,
+					ahi,
+					blo,
+					bhi,
+					d0,
+					d1;
+
+		load_tail(a + i, n - i, &alo, &ahi);
+		load_tail(b + i, n - i, &blo, &bhi);
+		d0 = _mm512_sub_pd(alo, blo);
+		d1 = _mm512_sub_pd(ahi, bhi);
+		s2 = _mm512_fmadd_pd(d0, d0, s2);
+		s3 = _mm512_fmadd_pd(d1, d1, s3);
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											  _mm512_add_pd(s2, s3)));
+}
+
+static double
+avx512_inner_product(const float *a, const float *b, int n)
+{
+	__m512d		s0 = _mm512_setzero_pd();
+	__m512d		s1 = _mm512_setzero_pd();
+	__m512d		s2 = _mm512_setzero_pd();
+	__m512d		s3 = _mm512_setzero_pd();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		s0 = _mm512_fmadd_pd(load8(a + i), load8(b + i), s0);
+		s1 = _mm512_fmadd_pd(load8(a + i + 8), load8(b + i + 8), s1);
+		s2 = _mm512_fmadd_pd(load8(a + i + 16), load8(b + i + 16), s2);
+		s3 = _mm512_fmadd_pd(load8(a + i + 24), load8(b + i + 24), s3);
+	}
+	if (i <= n - 16)
+	{
+		s0 = _mm512_fmadd_pd(load8(a + i), load8(b + i), s0);
+		s1 = _mm512_fmadd_pd(load8(a + i + 8), load8(b + i + 8), s1);
+		i += 16;
+	}
+	if (i < n)
+	{
+		__m512d		alo,
+					ahi,
+					blo,
+					bhi;
+
+		load_tail(a + i, n - i, &alo, &ahi);
+		load_tail(b + i, n - i, &blo, &bhi);
+		s2 = _mm512_fmadd_pd(alo, blo, s2);
+		s3 = _mm512_fmadd_pd(ahi, bhi, s3);
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											  _mm512_add_pd(s2, s3)));
+}
+
+static double
+avx512_l1(const float *a, const float *b, int n)
+{
+	__m512d		s0 = _mm512_setzero_pd();
+	__m512d		s1 = _mm512_setzero_pd();
+	__m512d		s2 = _mm512_setzero_pd();
+	__m512d		s3 = _mm512_setzero_pd();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		s0 = _mm512_add_pd(s0, _mm512_abs_pd(_mm512_sub_pd(load8(a + i),
+														   load8(b + i))));
+		s1 = _mm512_add_pd(s1, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 8),
+														   load8(b + i + 8))));
+		s2 = _mm512_add_pd(s2, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 16),
+														   load8(b + i + 16))));
+		s3 = _mm512_add_pd(s3, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 24),
+														   load8(b + i + 24))));
+	}
+	if (i <= n - 16)
+	{
+		s0 = _mm512_add_pd(s0, _mm512_abs_pd(_mm512_sub_pd(load8(a + i),
+														   load8(b + i))));
+		s1 = _mm512_add_pd(s1, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 8),
+														   load8(b + i + 8))));
+		i += 16;
+	}
+	if (i < n)
+	{
+		__m512d		alo,
+					ahi,
+					blo,
+					bhi;
+
+		load_tail(a + i, n - i, &alo, &ahi);
+		load_tail(b + i, n - i, &blo, &bhi);
+		s2 = _mm512_add_pd(s2, _mm512_abs_pd(_mm512_sub_pd(alo, blo)));
+		s3 = _mm512_add_pd(s3, _mm512_abs_pd(_mm512_sub_pd(ahi, bhi)));
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											  _mm512_add_pd(s2, s3)));
+}
+
+/*
+ * Three sums at once, two accumulators each, 16 elements per iteration.
+ */
+static VecqCosineParts
+avx512_cosine_parts(const float *a, const float *b, int n)
+{
+	__m512d		dot0 = _mm512_setzero_pd();
+	__m512d		dot1 = _mm512_setzero_pd();
+	__m512d		na0 = _mm512_setzero_pd();
+	__m512d		na1 = _mm512_setzero_pd();
+	__m512d		nb0 = _mm512_setzero_pd();
+	__m512d		nb1 = _mm512_setzero_pd();
+	__m512d		x0,
+				x1,
+				y0,
+				y1;
+	VecqCosineParts parts;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		x0 = load8(a + i);
+		y0 = load8(b + i);
+		x1 = load8(a + i + 8);
+		y1 = load8(b + i + 8);
+		dot0 = _mm512_fmadd_pd(x0, y0, dot0);
+		na0 = _mm512_fmadd_pd(x0, x0, na0);
+		nb0 = _mm512_fmadd_pd(y0, y0, nb0);
+		dot1 = _mm512_fmadd_pd(x1, y1, dot1);
+		na1 = _mm512_fmadd_pd(x1, x1, na1);
+		nb1 = _mm512_fmadd_pd(y1, y1, nb1);
+	}
+	if (i < n)
+	{
+		load_tail(a + i, n - i, &x0, &x1);
+		load_tail(b + i, n - i, &y0, &y1);
+		dot0 = _mm512_fmadd_pd(x0, y0, dot0);
+		na0 = _mm512_fmadd_pd(x0, x0, na0);
+		nb0 = _mm512_fmadd_pd(y0, y0, nb0);
+		dot1 = _mm512_fmadd_pd(x1, y1, dot1);
+		na1 = _mm512_fmadd_pd(x1, x1, na1);
+		nb1 = _mm512_fmadd_pd(y1, y1, nb1);
+	}
+	parts.dot = _mm512_reduce_add_pd(_mm512_add_pd(dot0, dot1));
+	parts.norm_a = _mm512_reduce_add_pd(_mm512_add_pd(na0, na1));
+	parts.norm_b = _mm512_reduce_add_pd(_mm512_add_pd(nb0, nb1));
+	return parts;
+}
+
+static double
+avx512_norm_squared(const float *a, int n)
+{
+	__m512d		s0 = _mm512_setzero_pd();
+	__m512d		s1 = _mm512_setzero_pd();
+	__m512d		s2 = _mm512_setzero_pd();
+	__m512d		s3 = _mm512_setzero_pd();
+	__m512d		x0,
+				x1,
+				x2,
+				x3;
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		x0 = load8(a + i);
+		x1 = load8(a + i + 8);
+		x2 = load8(a + i + 16);
+		x3 = load8(a + i + 24);
+		s0 = _mm512_fmadd_pd(x0, x0, s0);
+		s1 = _mm512_fmadd_pd(x1, x1, s1);
+		s2 = _mm512_fmadd_pd(x2, x2, s2);
+		s3 = _mm512_fmadd_pd(x3, x3, s3);
+	}
+	if (i <= n - 16)
+	{
+		x0 = load8(a + i);
+		x1 = load8(a + i + 8);
+		s0 = _mm512_fmadd_pd(x0, x0, s0);
+		s1 = _mm512_fmadd_pd(x1, x1, s1);
+		i += 16;
+	}
+	if (i < n)
+	{
+		load_tail(a + i, n - i, &x2, &x3);
+		s2 = _mm512_fmadd_pd(x2, x2, s2);
+		s3 = _mm512_fmadd_pd(x3, x3, s3);
+	}
+	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											  _mm512_add_pd(s2, s3)));
+}
+
+static const VecqDistanceKernels avx512_kernels = {
+	.l2_squared = avx512_l2_squared,
+	.inner_product = avx512_inner_product,
+	.l1 = avx512_l1,
+	.cosine_parts = avx512_cosine_parts,
+	.norm_squared = avx512_norm_squared,
+};
+
+const VecqDistanceKernels *const VecqKernelsAvx512 = &avx512_kernels;
+
+#else							/* !VECQ_BUILD_AVX512 */
+
+/* built without the AVX-512 flags: no AVX-512 level in this build */
+const VecqDistanceKernels *const VecqKernelsAvx512 = NULL;
+
+#endif							/* VECQ_BUILD_AVX512 */

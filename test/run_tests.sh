@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# test/run_tests.sh: set up everything and run every vecq test.
+#
+# Run as root on Debian 12 from a clean clone:  bash test/run_tests.sh
+#
+# 1. installs the Debian packages it needs, builds and installs vecq;
+# 2. unit tests of the distance kernels (every SIMD level of this CPU);
+# 3. starts a throwaway cluster (as the postgres OS user) and runs
+#    the pg_regress suite (test/sql -> expected/),
+#    the wire-format tests from a real client (node pg + pgvector),
+#    the parser/server cross-check;
+# 4. the libFuzzer run of the vector text parser (1,000,000 inputs);
+# then prints "N passed, N failed" and exits non-zero on any failure.
+#
+# Each suite counts its own tests; a suite that dies without reporting
+# counts as one failure.
+
+set -uo pipefail
+
+. "$(dirname "$0")/lib.sh"
+cd "$VECQ_ROOT" || exit 1
+
+PASSED=0
+FAILED=0
+FAILED_SUITES=()
+LOGDIR=$(mktemp -d /tmp/vecq-tests.XXXXXX)
+
+trap 'vecq_cluster_stop' EXIT
+
+# record(suite, passed, failed)
+record() {
+	PASSED=$((PASSED + $2))
+	FAILED=$((FAILED + $3))
+	if [ "$3" -gt 0 ]; then FAILED_SUITES+=("$1"); fi
+	printf '%-22s %4d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+# run_suite(name, command...): run, keep the log, and count from the log's
+# last "N passed, N failed" line; without one, the exit status decides.
+run_suite() {
+	local name=$1
+	shift
+	local log="$LOGDIR/$name.log"
+	vecq_say "suite $name"
+	"$@" >"$log" 2>&1
+	local rc=$?
+	local line
+	line=$(grep -E '^([A-Za-z_-]+: )?[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -n "$line" ]; then
+		local p f
+		p=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
+		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		record "$name" "$p" "$f"
+	elif [ "$rc" -eq 0 ]; then
+		record "$name" 1 0
+	else
+		record "$name" 0 1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "---- $name failed (exit $rc); last lines of $log:"
+		tail -n 40 "$log"
+		echo "----"
+	fi
+}
+
+# pg_regress reports one line per test: "test x ... ok" or "... FAILED"
+run_regress() {
+	make -s installcheck PG_CONFIG="$PG_BINDIR/pg_config" 2>&1
+	local rc=$?
+	local ok bad
+	ok=$(grep -E '\.\.\. ok' "$VECQ_ROOT/regression.out" 2>/dev/null | wc -l)
+	bad=$(grep -E '\.\.\. FAILED' "$VECQ_ROOT/regression.out" 2>/dev/null | wc -l)
+	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
+		head -n 200 "$VECQ_ROOT/regression.diffs"
+	fi
+	echo "regress: $ok passed, $bad failed"
+	return $rc
+}
+
+run_wire() {
+	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS vecq_wire' \
+		-c 'CREATE DATABASE vecq_wire' || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d vecq_wire -c 'CREATE EXTENSION vecq' || return 1
+	PGDATABASE=vecq_wire bash test/wire/run_wire.sh
+}
+
+run_cross_check() {
+	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS vecq_fuzz' \
+		-c 'CREATE DATABASE vecq_fuzz' || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d vecq_fuzz -c 'CREATE EXTENSION vecq' || return 1
+	PGDATABASE=vecq_fuzz bash test/fuzz/cross_check.sh
+}
+
+vecq_install_deps || exit 1
+vecq_build_install || exit 1
+
+run_suite unit-distance make -s -C test/unit run
+
+if vecq_cluster_start; then
+	run_suite regress run_regress
+	run_suite wire run_wire
+	run_suite fuzz-cross-check run_cross_check
+	vecq_cluster_stop
+else
+	record cluster 0 1
+fi
+
+run_suite fuzz-vector-text bash test/fuzz/run_fuzz.sh
+
+echo
+if [ ${#FAILED_SUITES[@]} -gt 0 ]; then
+	echo "failed suites: ${FAILED_SUITES[*]} (logs in $LOGDIR)"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
