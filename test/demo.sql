@@ -1,0 +1,91 @@
+-- test/demo.sql: the vecq demo, run by test/demo.sh against a fresh cluster.
+--
+-- A Chroma-style collection (id, embedding, document, metadata) holding the
+-- 60,000 fashion-mnist training images from Debian's dataset-fashion-mnist,
+-- queried the way a Chroma client would: nearest neighbours of a query
+-- embedding, with and without a metadata filter.  Then a k-nearest-neighbour
+-- classifier over the 10,000 test images, and nearest-centroid
+-- classification with avg(vector).
+\set ON_ERROR_STOP on
+\pset footer off
+\timing on
+
+CREATE EXTENSION vecq;
+SELECT extversion AS vecq_version, vecq_simd_level() AS distance_kernels
+FROM pg_extension WHERE extname = 'vecq';
+
+-- the classes and a coarse category for metadata filters
+CREATE TABLE fashion_class (label int PRIMARY KEY, name text, category text);
+INSERT INTO fashion_class VALUES
+  (0, 'T-shirt/top', 'tops'), (1, 'Trouser', 'bottoms'), (2, 'Pullover', 'tops'),
+  (3, 'Dress', 'dresses'), (4, 'Coat', 'tops'), (5, 'Sandal', 'footwear'),
+  (6, 'Shirt', 'tops'), (7, 'Sneaker', 'footwear'), (8, 'Bag', 'accessories'),
+  (9, 'Ankle boot', 'footwear');
+
+CREATE TEMP TABLE staging (rownum int, label int, image vector(784));
+
+-- the collection, shaped like a Chroma collection
+CREATE TABLE fashion (
+  id text PRIMARY KEY,
+  embedding vector(784) NOT NULL,
+  document text,
+  metadata jsonb
+);
+-- vectors of up to ~2,000 dimensions fit in a heap page: keeping them inline
+-- (PLAIN) instead of the type's default EXTERNAL storage saves a TOAST fetch
+-- per row in exact scans
+ALTER TABLE fashion ALTER COLUMN embedding SET STORAGE PLAIN;
+
+\echo loading 60,000 training images ...
+\copy staging FROM PROGRAM 'bash test/demo_fashion_rows.sh train'
+INSERT INTO fashion
+SELECT 'train-' || rownum, image, c.name,
+       jsonb_build_object('label', s.label, 'category', c.category)
+FROM staging s JOIN fashion_class c USING (label);
+TRUNCATE staging;
+\echo loading 10,000 test images (the queries) ...
+CREATE TABLE queries (id int PRIMARY KEY, label int, embedding vector(784));
+ALTER TABLE queries ALTER COLUMN embedding SET STORAGE PLAIN;
+\copy queries FROM PROGRAM 'bash test/demo_fashion_rows.sh t10k'
+ANALYZE fashion;
+ANALYZE queries;
+
+SELECT count(*) AS records, min(vector_dims(embedding)) AS dims,
+       pg_size_pretty(pg_total_relation_size('fashion')) AS size
+FROM fashion;
+
+\echo
+\echo collection.query(query_embeddings=[test image 1], n_results=5)
+SELECT q.id AS query, fc.name AS query_is, f.id, f.document,
+       round((f.embedding <-> q.embedding)::numeric, 1) AS l2_distance
+FROM queries q JOIN fashion_class fc USING (label),
+     LATERAL (SELECT * FROM fashion ORDER BY embedding <-> q.embedding LIMIT 5) f
+WHERE q.id = 1;
+
+\echo collection.query(query_embeddings=[test image 2], n_results=5, where={"category": "footwear"})
+SELECT q.id AS query, fc.name AS query_is, f.id, f.document,
+       round((f.embedding <=> q.embedding)::numeric, 4) AS cosine_distance
+FROM queries q JOIN fashion_class fc USING (label),
+     LATERAL (SELECT * FROM fashion WHERE metadata->>'category' = 'footwear'
+              ORDER BY embedding <=> q.embedding LIMIT 5) f
+WHERE q.id = 2;
+
+\echo
+\echo 5-nearest-neighbour classification of the first 200 test images (exact L2 search)
+SELECT count(*) AS classified,
+       sum((predicted = label)::int) AS correct,
+       round(avg((predicted = label)::int), 3) AS accuracy
+FROM (SELECT q.id, q.label,
+             (SELECT (metadata->>'label')::int FROM
+                (SELECT metadata FROM fashion ORDER BY embedding <-> q.embedding LIMIT 5) nn
+              GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT 1) AS predicted
+      FROM queries q WHERE q.id <= 200) r;
+
+\echo
+\echo nearest-centroid classification of all 10,000 test images (centroids = avg(vector))
+CREATE TEMP TABLE centroid AS
+SELECT (metadata->>'label')::int AS label, avg(embedding) AS c FROM fashion GROUP BY 1;
+SELECT round(avg((predicted = label)::int), 3) AS accuracy
+FROM (SELECT q.label,
+             (SELECT c.label FROM centroid c ORDER BY c.c <-> q.embedding LIMIT 1) AS predicted
+      FROM queries q) r;
