@@ -10,12 +10,16 @@
  * function pointers (or the inline helpers below) and never test the CPU
  * themselves.
  *
- * Accuracy contract: every kernel converts its float4 inputs to double
- * before multiplying and accumulates in double, so the result agrees with a
- * double-precision reference within 1e-6 relative for any dimension up to
- * VECQ_MAX_DIM (test/unit/test_distance.c checks this at every level).
- * Results of different SIMD levels may differ in the last bits of the double
- * because the summation order differs.
+ * Accuracy contract: inner product, cosine and norm convert their float4
+ * inputs to double before multiplying (a float4 product is exact in double)
+ * and accumulate in double; L2 and L1 subtract in float4 and widen the
+ * difference to double, which halves the conversions and, since every term
+ * is non-negative, keeps the relative error below ~1.2e-7 (a difference that
+ * overflows float4 sends the kernel to an exact double path).  So every
+ * result agrees with a double-precision reference within 1e-6 relative for
+ * any dimension up to VECQ_MAX_DIM (test/unit/test_distance.c checks this at
+ * every level).  Results of different SIMD levels may differ in the last bits
+ * of the double because the summation order differs.
  *
  * This file uses no server facilities: it is compiled into the extension,
  * the fuzzers, the unit tests and the benchmarks alike.

@@ -8,12 +8,15 @@
  * without those flags it holds no kernels and exports a NULL table (see
  * distance_simd.h).
  *
- * Method: as in distance_avx2.c, float4 inputs are widened to double before
- * any arithmetic (8 at a time, vcvtps2pd into a zmm register), so every
- * difference and product is exact.  The main loop handles 32 elements per
- * iteration into four independent accumulators, then 16 at a time; the
- * last 1-15 elements are read with one masked load per input, which
- * suppresses faults on the lanes past the end, so there is no scalar tail.
+ * Method: the kernels compute the same terms as the scalar ones in
+ * distance.c (see there for the accuracy argument).  Inner product, cosine
+ * and norm widen 8 float4 elements at a time to doubles (vcvtps2pd into a
+ * zmm register) and multiply in double; L2 and L1 subtract 16 float4
+ * elements at a time and widen the differences, which halves the
+ * conversions, the bottleneck.  The main loop handles 32 elements per
+ * iteration into independent accumulators, then one 16-element step; the
+ * last 1-15 elements are read with one masked load per input, which suppresses
+ * faults on the lanes past the end, so there is no scalar tail.
  *
  * src/common/distance_avx512.c
  *
@@ -24,6 +27,8 @@
 #else
 #include "postgres_fe.h"
 #endif
+
+#include <math.h>
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && \
 	defined(__AVX2__) && defined(__FMA__)
@@ -43,18 +48,71 @@ load8(const float *p)
 	return _mm512_cvtps_pd(_mm256_loadu_ps(p));
 }
 
+/* lanes 0-7 and 8-15 of 16 floats, widened to doubles */
+static inline __m512d
+widen_lo(__m512 v)
+{
+	return _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+}
+
+static inline __m512d
+widen_hi(__m512 v)
+{
+	return _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+}
+
 /*
- * The last r (1..15) elements of an input: a masked 16-lane load (lanes
- * from r on read as zero and are not accessed), returned as two halves
- * widened to double.
+ * The first r (1..15) floats at p, the other lanes zero: a masked load,
+ * which does not access the masked-off lanes, so p + r may be the end of
+ * readable memory.
  */
+static inline __m512
+load_tail_ps(const float *p, int r)
+{
+	return _mm512_maskz_loadu_ps((__mmask16) ((1u << r) - 1), p);
+}
+
+/* the same, as two halves widened to doubles */
 static inline void
 load_tail(const float *p, int r, __m512d *lo, __m512d *hi)
 {
-	__m512		v = _mm512_maskz_loadu_ps((__mmask16) ((1u << r) - 1), p);
+	__m512		v = load_tail_ps(p, r);
 
-	*lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
-	*hi = _mm512_cvtps_pd(_mm512_extractf32x8_ps(v, 1));
+	*lo = widen_lo(v);
+	*hi = widen_hi(v);
+}
+
+/* a[0..15] - b[0..15] in float4 */
+static inline __m512
+diff16(const float *a, const float *b)
+{
+	return _mm512_sub_ps(_mm512_loadu_ps(a), _mm512_loadu_ps(b));
+}
+
+/* a[0..r-1] - b[0..r-1] in float4 (r is 1..15), the other lanes zero */
+static inline __m512
+diff_tail(const float *a, const float *b, int r)
+{
+	return _mm512_sub_ps(load_tail_ps(a, r), load_tail_ps(b, r));
+}
+
+/* s += v * v for the low and the high half of v, widened */
+static inline void
+add_squares(__m512 v, __m512d *slo, __m512d *shi)
+{
+	__m512d		lo = widen_lo(v);
+	__m512d		hi = widen_hi(v);
+
+	*slo = _mm512_fmadd_pd(lo, lo, *slo);
+	*shi = _mm512_fmadd_pd(hi, hi, *shi);
+}
+
+/* s += v for the low and the high half of v, widened */
+static inline void
+add_widened(__m512 v, __m512d *slo, __m512d *shi)
+{
+	*slo = _mm512_add_pd(*slo, widen_lo(v));
+	*shi = _mm512_add_pd(*shi, widen_hi(v));
 }
 
 static double
@@ -64,47 +122,28 @@ avx512_l2_squared(const float *a, const float *b, int n)
 	__m512d		s1 = _mm512_setzero_pd();
 	__m512d		s2 = _mm512_setzero_pd();
 	__m512d		s3 = _mm512_setzero_pd();
+	double		sum;
 	int			i = 0;
 
 	for (; i <= n - 32; i += 32)
 	{
-		__m512d		d0 = _mm512_sub_pd(load8(a + i), load8(b + i));
-		__m512d		d1 = _mm512_sub_pd(load8(a + i + 8), load8(b + i + 8));
-		__m512d		d2 = _mm512_sub_pd(load8(a + i + 16), load8(b + i + 16));
-		__m512d		d3 = _mm512_sub_pd(load8(a + i + 24), load8(b + i + 24));
-
-		s0 = _mm512_fmadd_pd(d0, d0, s0);
-		s1 = _mm512_fmadd_pd(d1, d1, s1);
-		s2 = _mm512_fmadd_pd(d2, d2, s2);
-		s3 = _mm512_fmadd_pd(d3, d3, s3);
+		add_squares(diff16(a + i, b + i), &s0, &s1);
+		add_squares(diff16(a + i + 16, b + i + 16), &s2, &s3);
 	}
 	if (i <= n - 16)
 	{
-		__m512d		d0 = _mm512_sub_pd(load8(a + i), load8(b + i));
-		__m512d		d1 = _mm512_sub_pd(load8(a + i + 8), load8(b + i + 8));
-
-		s0 = _mm512_fmadd_pd(d0, d0, s0);
-		s1 = _mm512_fmadd_pd(d1, d1, s1);
+		add_squares(diff16(a + i, b + i), &s0, &s1);
 		i += 16;
 	}
 	if (i < n)
-	{
-		__m512d		alo,
-					ahi,
-					blo,
-					bhi,
-					d0,
-					d1;
+		add_squares(diff_tail(a + i, b + i, n - i), &s2, &s3);
+	sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											 _mm512_add_pd(s2, s3)));
 
-		load_tail(a + i, n - i, &alo, &ahi);
-		load_tail(b + i, n - i, &blo, &bhi);
-		d0 = _mm512_sub_pd(alo, blo);
-		d1 = _mm512_sub_pd(ahi, bhi);
-		s2 = _mm512_fmadd_pd(d0, d0, s2);
-		s3 = _mm512_fmadd_pd(d1, d1, s3);
-	}
-	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
-											  _mm512_add_pd(s2, s3)));
+	/* a float4 difference overflowed: see distance.c */
+	if (unlikely(isinf(sum)))
+		return VecqL2SquaredExact(a, b, n);
+	return sum;
 }
 
 static double
@@ -152,41 +191,28 @@ avx512_l1(const float *a, const float *b, int n)
 	__m512d		s1 = _mm512_setzero_pd();
 	__m512d		s2 = _mm512_setzero_pd();
 	__m512d		s3 = _mm512_setzero_pd();
+	double		sum;
 	int			i = 0;
 
 	for (; i <= n - 32; i += 32)
 	{
-		s0 = _mm512_add_pd(s0, _mm512_abs_pd(_mm512_sub_pd(load8(a + i),
-														   load8(b + i))));
-		s1 = _mm512_add_pd(s1, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 8),
-														   load8(b + i + 8))));
-		s2 = _mm512_add_pd(s2, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 16),
-														   load8(b + i + 16))));
-		s3 = _mm512_add_pd(s3, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 24),
-														   load8(b + i + 24))));
+		add_widened(_mm512_abs_ps(diff16(a + i, b + i)), &s0, &s1);
+		add_widened(_mm512_abs_ps(diff16(a + i + 16, b + i + 16)), &s2, &s3);
 	}
 	if (i <= n - 16)
 	{
-		s0 = _mm512_add_pd(s0, _mm512_abs_pd(_mm512_sub_pd(load8(a + i),
-														   load8(b + i))));
-		s1 = _mm512_add_pd(s1, _mm512_abs_pd(_mm512_sub_pd(load8(a + i + 8),
-														   load8(b + i + 8))));
+		add_widened(_mm512_abs_ps(diff16(a + i, b + i)), &s0, &s1);
 		i += 16;
 	}
 	if (i < n)
-	{
-		__m512d		alo,
-					ahi,
-					blo,
-					bhi;
+		add_widened(_mm512_abs_ps(diff_tail(a + i, b + i, n - i)), &s2, &s3);
+	sum = _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
+											 _mm512_add_pd(s2, s3)));
 
-		load_tail(a + i, n - i, &alo, &ahi);
-		load_tail(b + i, n - i, &blo, &bhi);
-		s2 = _mm512_add_pd(s2, _mm512_abs_pd(_mm512_sub_pd(alo, blo)));
-		s3 = _mm512_add_pd(s3, _mm512_abs_pd(_mm512_sub_pd(ahi, bhi)));
-	}
-	return _mm512_reduce_add_pd(_mm512_add_pd(_mm512_add_pd(s0, s1),
-											  _mm512_add_pd(s2, s3)));
+	/* a float4 difference overflowed: see distance.c */
+	if (unlikely(isinf(sum)))
+		return VecqL1Exact(a, b, n);
+	return sum;
 }
 
 /*

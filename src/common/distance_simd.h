@@ -12,6 +12,12 @@
  * the scalar kernels always build and run.  The dispatcher installs a table
  * only after checking at run time that the CPU and the OS support it.
  *
+ * L2 and L1 at every level subtract in float4 and widen the difference to
+ * double (see distance.c for why that is accurate enough).  A difference of
+ * two finite float4 values can overflow to infinity, though the exact
+ * distance is finite; every level then returns the result of the exact
+ * kernels declared here instead.
+ *
  * Nothing outside src/common/distance*.c includes this file; everyone else
  * goes through distance.h.
  *
@@ -29,5 +35,13 @@ extern const VecqDistanceKernels *const VecqKernelsAvx2;
 
 /* AVX-512F/DQ kernels, or NULL if distance_avx512.c was built without them */
 extern const VecqDistanceKernels *const VecqKernelsAvx512;
+
+/*
+ * L2 squared and L1 with every input widened to double before subtracting:
+ * slower, exact differences, never overflow.  For the rare inputs whose
+ * float4 differences overflow.
+ */
+extern double VecqL2SquaredExact(const float *a, const float *b, int n);
+extern double VecqL1Exact(const float *a, const float *b, int n);
 
 #endif							/* VECQ_DISTANCE_SIMD_H */
