@@ -52,14 +52,18 @@ run_suite() {
 		p=$(sed -E 's/^([A-Za-z_-]+: )?([0-9]+) passed.*/\2/' <<<"$line")
 		f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		# a suite that ran nothing has failed
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 		record "$name" "$p" "$f"
 	elif grep -qE '^# pass [0-9]+' "$log"; then
 		# node's test runner: "# pass N" and "# fail N"
 		local p f
 		p=$(sed -nE 's/^# pass ([0-9]+)$/\1/p' "$log" | tail -n 1)
 		f=$(sed -nE 's/^# fail ([0-9]+)$/\1/p' "$log" | tail -n 1)
+		p=${p:-0}
 		f=${f:-0}
 		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+		if [ "$p" -eq 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 		record "$name" "$p" "$f"
 	elif [ "$rc" -eq 0 ]; then
 		record "$name" 1 0
@@ -75,15 +79,15 @@ run_suite() {
 
 # pg_regress reports one line per test: "test x ... ok" or "... FAILED"
 run_regress() {
-	make -s installcheck PG_CONFIG="$PG_BINDIR/pg_config" 2>&1
+	local out="$LOGDIR/regress.out"
+	make -s installcheck PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
 	local rc=$?
-	local ok bad
-	ok=$(grep -E '\.\.\. ok' "$VECQ_ROOT/regression.out" 2>/dev/null | wc -l)
-	bad=$(grep -E '\.\.\. FAILED' "$VECQ_ROOT/regression.out" 2>/dev/null | wc -l)
+	cat "$out"
 	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
 		head -n 200 "$VECQ_ROOT/regression.diffs"
 	fi
-	echo "regress: $ok passed, $bad failed"
+	echo "regress: $(grep -cE '\.\.\. ok' "$out") passed," \
+		"$(grep -cE '\.\.\. FAILED' "$out") failed"
 	return $rc
 }
 
