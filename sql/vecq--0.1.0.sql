@@ -9,9 +9,9 @@
 -- for pgvector work unchanged.
 --
 -- Every function is IMMUTABLE STRICT PARALLEL SAFE.  LEAKPROOF are the ones
--- that cannot raise an error for any valid input (comparisons, vector_dims,
--- vector_norm, l2_normalize); distances and arithmetic are not, because
--- their errors (different dimensions, overflow) depend on the data.
+-- that cannot raise an error for any valid input (comparisons, hashes,
+-- vector_dims, vector_norm, l2_normalize); distances and arithmetic are not,
+-- because their errors (different dimensions, overflow) depend on the data.
 --
 
 CREATE TYPE vector;
@@ -115,6 +115,14 @@ CREATE FUNCTION vector_gt(vector, vector) RETURNS bool
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 
 CREATE FUNCTION vector_cmp(vector, vector) RETURNS int4
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+
+-- hashing (hash opclass: hash aggregation, hash joins, hash partitioning)
+
+CREATE FUNCTION vector_hash(vector) RETURNS int4
+	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+
+CREATE FUNCTION vector_hash_extended(vector, bigint) RETURNS bigint
 	AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
 
 -- aggregates: state is float8[] {count, sum_1, ..., sum_dim}
@@ -243,7 +251,7 @@ CREATE OPERATOR = (
 	LEFTARG = vector, RIGHTARG = vector, PROCEDURE = vector_eq,
 	COMMUTATOR = = , NEGATOR = <> ,
 	RESTRICT = eqsel, JOIN = eqjoinsel,
-	MERGES
+	MERGES, HASHES
 );
 
 CREATE OPERATOR <> (
@@ -272,6 +280,12 @@ CREATE OPERATOR CLASS vector_ops
 	OPERATOR 4 >= ,
 	OPERATOR 5 > ,
 	FUNCTION 1 vector_cmp(vector, vector);
+
+CREATE OPERATOR CLASS vector_hash_ops
+	DEFAULT FOR TYPE vector USING hash AS
+	OPERATOR 1 = ,
+	FUNCTION 1 vector_hash(vector),
+	FUNCTION 2 vector_hash_extended(vector, bigint);
 
 -- diagnostics
 

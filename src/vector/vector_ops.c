@@ -8,7 +8,7 @@
  * Every distance is computed by the kernels in common/distance.h; this file
  * only checks operands and shapes results.
  *
- * Leakproof: the comparison functions, vector_dims, vector_norm and
+ * Leakproof: the comparison and hash functions, vector_dims, vector_norm and
  * l2_normalize cannot raise an error for any pair of valid vectors, so they
  * are declared LEAKPROOF in the install script.  The distances and the
  * arithmetic raise errors that depend on their inputs (different dimensions,
@@ -22,6 +22,7 @@
 
 #include <math.h>
 
+#include "common/hashfn.h"
 #include "utils/float.h"
 
 #include "common/distance.h"
@@ -337,4 +338,60 @@ vector_cmp(PG_FUNCTION_ARGS)
 	PG_FREE_IF_COPY(a, 0);
 	PG_FREE_IF_COPY(b, 1);
 	PG_RETURN_INT32(c);
+}
+
+/*
+ * Hash of a vector's elements, consistent with vector_eq: -0 and 0 are equal,
+ * so negative zeros are hashed as positive zeros.  Elements are never NaN.
+ * seed is 0 for the 32-bit hash.
+ */
+static uint64
+vector_hash_internal(const Vector *a, uint64 seed)
+{
+	const float *x = a->x;
+	float	   *copy = NULL;
+	uint64		h;
+
+	for (int i = 0; i < a->dim; i++)
+	{
+		if (x[i] == 0.0f && signbit(x[i]))
+		{
+			/* rare: hash a copy with every -0 made +0 */
+			copy = palloc(sizeof(float) * a->dim);
+			for (int j = 0; j < a->dim; j++)
+				copy[j] = x[j] == 0.0f ? 0.0f : x[j];
+			x = copy;
+			break;
+		}
+	}
+	h = DatumGetUInt64(hash_any_extended((const unsigned char *) x,
+										 sizeof(float) * a->dim, seed));
+	if (copy != NULL)
+		pfree(copy);
+	return h;
+}
+
+/*
+ * vector_hash(vector) -> int4, hash opclass support function 1
+ */
+PG_FUNCTION_INFO_V1(vector_hash);
+Datum
+vector_hash(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_INT32((int32) vector_hash_internal(a, 0));
+}
+
+/*
+ * vector_hash_extended(vector, int8) -> int8, hash opclass support
+ * function 2
+ */
+PG_FUNCTION_INFO_V1(vector_hash_extended);
+Datum
+vector_hash_extended(PG_FUNCTION_ARGS)
+{
+	Vector	   *a = PG_GETARG_VECTOR_P(0);
+
+	PG_RETURN_INT64((int64) vector_hash_internal(a, (uint64) PG_GETARG_INT64(1)));
 }
