@@ -70,6 +70,10 @@ run_suite() {
 	else
 		record "$name" 0 1
 	fi
+	# a one-test suite's own summary (fuzz: runs and crashes) is worth showing
+	if [ -z "$line" ] && ! grep -qE '^# pass [0-9]+' "$log"; then
+		printf '%22s %s\n' '' "$(tail -n 1 "$log")"
+	fi
 	if [ "$rc" -ne 0 ]; then
 		echo "---- $name failed (exit $rc); last lines of $log:"
 		tail -n 40 "$log"
