@@ -6,7 +6,10 @@
 
 MODULE_big = vecq
 EXTENSION = vecq
-DATA = $(wildcard sql/vecq--*.sql)
+# vecq--0.2.0.sql (the full install script) is made from 0.1.0 and the
+# upgrade script, so each object is defined in one place only
+DATA = sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql
+DATA_built = sql/vecq--0.2.0.sql
 PGFILEDESC = "vecq - vectors and ANN search for PostgreSQL"
 
 OBJS = \
@@ -15,6 +18,15 @@ OBJS = \
 	src/common/distance_avx2.o \
 	src/common/distance_avx512.o \
 	src/common/vector_text.o \
+	src/hnsw/hnsw_am.o \
+	src/hnsw/hnsw_build.o \
+	src/hnsw/hnsw_cost.o \
+	src/hnsw/hnsw_graph.o \
+	src/hnsw/hnsw_insert.o \
+	src/hnsw/hnsw_page.o \
+	src/hnsw/hnsw_scan.o \
+	src/hnsw/hnsw_search.o \
+	src/hnsw/hnsw_vacuum.o \
 	src/vector/vector_agg.o \
 	src/vector/vector_cast.o \
 	src/vector/vector_io.o \
@@ -25,7 +37,7 @@ HEADERS = src/common/distance.h src/common/vector_text.h src/vector/vector.h
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash
+REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash hnsw_ddl hnsw_search
 REGRESS_OPTS = --inputdir=test --load-extension=vecq
 
 # SIMD kernels: each file is compiled for its instruction set only; the
@@ -41,3 +53,6 @@ src/common/distance_avx512.bc: BITCODE_CFLAGS += $(SIMD_AVX512_CFLAGS)
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+sql/vecq--0.2.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql
+	cat $^ > $@

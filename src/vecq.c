@@ -20,6 +20,7 @@
 #include "utils/guc.h"
 
 #include "common/distance.h"
+#include "hnsw/hnsw.h"
 
 PG_MODULE_MAGIC;
 
@@ -81,6 +82,8 @@ _PG_init(void)
 							 NULL);
 
 	MarkGUCPrefixReserved("vecq");
+
+	HnswInit();
 }
 
 /*

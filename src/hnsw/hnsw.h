@@ -1,0 +1,156 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw.h
+ *	  vecq's HNSW index access method: shared declarations.
+ *
+ * The index stores a navigable small-world graph (Malkov and Yashunin,
+ * "Efficient and robust approximate nearest neighbor search using
+ * Hierarchical Navigable Small World graphs", 2016/2018).  How it is laid
+ * out on pages, how it is locked and WAL-logged, and how deleted elements
+ * are handled is described in src/hnsw/README.
+ *
+ * src/hnsw/hnsw.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECQ_HNSW_H
+#define VECQ_HNSW_H
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "common/pg_prng.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "storage/buf.h"
+#include "common/relpath.h"
+#include "utils/relcache.h"
+
+#include "hnsw/hnsw_page.h"
+
+/* reloption limits and defaults */
+#define HNSW_DEFAULT_M				16
+#define HNSW_MIN_M					2
+#define HNSW_MAX_M					100
+#define HNSW_DEFAULT_EF_CONSTRUCTION 64
+#define HNSW_MIN_EF_CONSTRUCTION	4
+#define HNSW_MAX_EF_CONSTRUCTION	1000
+#define HNSW_DEFAULT_EF_SEARCH		40
+#define HNSW_MIN_EF_SEARCH			1
+#define HNSW_MAX_EF_SEARCH			1000
+
+/* highest level an element may get (the expected top level is ~log_m n) */
+#define HNSW_MAX_LEVEL				15
+
+/* support function numbers */
+#define HNSW_METRIC_PROC			1
+#define HNSW_NPROC					1
+
+/* the distance an opclass orders by (value of its support function 1) */
+typedef enum HnswMetric
+{
+	HNSW_METRIC_L2 = 1,			/* <->, stored as squared L2 */
+	HNSW_METRIC_IP = 2,			/* <#>, negative inner product */
+	HNSW_METRIC_COSINE = 3,		/* <=>, vectors normalized, 1 - dot */
+	HNSW_METRIC_L1 = 4			/* <+> */
+} HnswMetric;
+
+/* how elements store their vector */
+typedef enum HnswFormat
+{
+	HNSW_FORMAT_FLOAT4 = 0
+} HnswFormat;
+
+/* hnsw.iterative_scan */
+typedef enum HnswIterativeScan
+{
+	HNSW_ITERATIVE_SCAN_OFF,
+	HNSW_ITERATIVE_SCAN_RELAXED,
+	HNSW_ITERATIVE_SCAN_STRICT
+} HnswIterativeScan;
+
+/* reloptions */
+typedef struct HnswOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			m;
+	int			ef_construction;
+} HnswOptions;
+
+/* GUCs */
+extern int	hnsw_ef_search;
+extern int	hnsw_iterative_scan;
+extern int	hnsw_max_scan_tuples;
+
+/*
+ * What every part needs to know about one index, read once from the
+ * metapage and the opclass and cached in rd_amcache.
+ */
+typedef struct HnswIndexInfo
+{
+	int			dimensions;
+	int			m;
+	int			ef_construction;
+	HnswMetric	metric;
+	HnswFormat	format;
+} HnswIndexInfo;
+
+/* hnsw_am.c */
+extern void HnswInit(void);
+extern int	HnswGetM(Relation index);
+extern int	HnswGetEfConstruction(Relation index);
+extern HnswMetric HnswGetMetric(Relation index);
+
+/* hnsw_page.c */
+extern void HnswInitPage(Page page, uint16 flags);
+extern Buffer HnswNewBuffer(Relation index, ForkNumber forknum);
+extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 flags);
+extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
+extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
+extern Size HnswElementDataSize(const HnswIndexInfo *info);
+extern bool HnswElementDataInline(const HnswIndexInfo *info, int level);
+extern void HnswWriteOverflow(Relation index, const char *data, Size len,
+							  BlockNumber *first, bool use_wal);
+extern void HnswReadOverflow(Relation index, BlockNumber first, char *out, Size len);
+
+/* hnsw_graph.c: the search kernels shared by build, insert and scan */
+extern int	HnswRandomLevel(int m, pg_prng_state *state);
+extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
+extern double HnswDistance(HnswMetric metric, const float *a, const float *b, int dim);
+extern double HnswDistanceToSql(HnswMetric metric, double d);
+
+/* hnsw_build.c */
+extern IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void hnswbuildempty(Relation index);
+
+/* hnsw_insert.c */
+extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
+					   ItemPointer heap_tid, Relation heap,
+					   IndexUniqueCheck checkUnique, bool indexUnchanged,
+					   IndexInfo *indexInfo);
+extern bool HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info,
+								 ItemPointer ntid, int lc,
+								 const ItemPointerData *oldlist, int nold,
+								 const ItemPointerData *newlist, int nnew);
+
+/* hnsw_scan.c */
+extern IndexScanDesc hnswbeginscan(Relation index, int nkeys, int norderbys);
+extern void hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys,
+					   ScanKey orderbys, int norderbys);
+extern bool hnswgettuple(IndexScanDesc scan, ScanDirection dir);
+extern void hnswendscan(IndexScanDesc scan);
+
+/* hnsw_vacuum.c */
+extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
+											 IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback,
+											 void *callback_state);
+extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
+												IndexBulkDeleteResult *stats);
+
+/* hnsw_cost.c */
+extern void hnswcostestimate(PlannerInfo *root, IndexPath *path,
+							 double loop_count, Cost *indexStartupCost,
+							 Cost *indexTotalCost, Selectivity *indexSelectivity,
+							 double *indexCorrelation, double *indexPages);
+
+#endif							/* VECQ_HNSW_H */

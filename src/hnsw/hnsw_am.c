@@ -1,0 +1,274 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_am.c
+ *	  The HNSW access method handler, its reloptions, GUCs, opclass support
+ *	  functions and validation.
+ *
+ * src/hnsw/hnsw_am.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/amvalidate.h"
+#include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "commands/progress.h"
+#include "commands/vacuum.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "hnsw/hnsw.h"
+
+int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
+int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_STRICT;
+int			hnsw_max_scan_tuples = 20000;
+
+static relopt_kind hnsw_relopt_kind;
+
+static const struct config_enum_entry iterative_scan_options[] = {
+	{"off", HNSW_ITERATIVE_SCAN_OFF, false},
+	{"relaxed_order", HNSW_ITERATIVE_SCAN_RELAXED, false},
+	{"strict_order", HNSW_ITERATIVE_SCAN_STRICT, false},
+	{NULL, 0, false}
+};
+
+/* Register reloptions and GUCs; called once from _PG_init. */
+void
+HnswInit(void)
+{
+	hnsw_relopt_kind = add_reloption_kind();
+	add_int_reloption(hnsw_relopt_kind, "m",
+					  "Maximum number of neighbors per element on levels above 0 (twice that on level 0)",
+					  HNSW_DEFAULT_M, HNSW_MIN_M, HNSW_MAX_M, AccessExclusiveLock);
+	add_int_reloption(hnsw_relopt_kind, "ef_construction",
+					  "Size of the candidate list when building the graph",
+					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
+					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+
+	DefineCustomIntVariable("hnsw.ef_search",
+							"Sets the size of the candidate list of an HNSW index scan.",
+							"Larger values find more of the true nearest neighbors and take longer.",
+							&hnsw_ef_search,
+							HNSW_DEFAULT_EF_SEARCH, HNSW_MIN_EF_SEARCH, HNSW_MAX_EF_SEARCH,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("hnsw.iterative_scan",
+							 "Sets whether an HNSW index scan continues past ef_search candidates.",
+							 "With relaxed_order or strict_order, a scan whose rows are filtered out "
+							 "after the index keeps searching, so LIMIT k can return k rows; "
+							 "strict_order never returns a row farther than a later one.",
+							 &hnsw_iterative_scan,
+							 HNSW_ITERATIVE_SCAN_STRICT, iterative_scan_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("hnsw.max_scan_tuples",
+							"Sets the most index elements an iterative HNSW scan visits.",
+							"The scan ends after visiting this many elements, even if it has returned fewer rows than asked for.",
+							&hnsw_max_scan_tuples,
+							20000, 1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("hnsw");
+}
+
+static bytea *
+hnswoptions(Datum reloptions, bool validate)
+{
+	static const relopt_parse_elt tab[] = {
+		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
+		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+	};
+
+	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
+									  sizeof(HnswOptions), tab, lengthof(tab));
+}
+
+int
+HnswGetM(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->m : HNSW_DEFAULT_M;
+}
+
+int
+HnswGetEfConstruction(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? opts->ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+/* The metric of the index's opclass: the value of its support function 1. */
+HnswMetric
+HnswGetMetric(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
+	int32		metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
+
+	if (metric < HNSW_METRIC_L2 || metric > HNSW_METRIC_L1)
+		elog(ERROR, "hnsw opclass support function returned unknown metric %d", metric);
+	return (HnswMetric) metric;
+}
+
+static char *
+hnswbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case 2:
+			return "loading tuples";
+		case 3:
+			return "writing index pages";
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Check an opclass: ordering operators at strategy 1 and a metric support
+ * function 1 taking internal and returning integer.
+ */
+static bool
+hnswvalidate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	CatCList   *proclist,
+			   *oprlist;
+	char	   *opclassname;
+	bool		have_metric = false;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opclassname = NameStr(classform->opcname);
+
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < proclist->n_members; i++)
+	{
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
+
+		if (procform->amprocnum != HNSW_METRIC_PROC ||
+			!check_amproc_signature(procform->amproc, INT4OID, true, 1, 1, INTERNALOID))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("hnsw operator class \"%s\" has an invalid support function %d",
+							opclassname, procform->amprocnum)));
+			result = false;
+		}
+		else
+			have_metric = true;
+	}
+	if (!have_metric)
+	{
+		ereport(INFO,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("hnsw operator class \"%s\" lacks support function %d",
+						opclassname, HNSW_METRIC_PROC)));
+		result = false;
+	}
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	for (int i = 0; i < oprlist->n_members; i++)
+	{
+		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
+
+		if (oprform->amopstrategy != 1 || oprform->amoppurpose != AMOP_ORDER ||
+			!check_amop_signature(oprform->amopopr, FLOAT8OID,
+								  oprform->amoplefttype, oprform->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("hnsw operator class \"%s\" has an invalid operator %s",
+							opclassname, format_operator(oprform->amopopr))));
+			result = false;
+		}
+	}
+
+	ReleaseCatCacheList(oprlist);
+	ReleaseCatCacheList(proclist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+PG_FUNCTION_INFO_V1(hnswhandler);
+Datum
+hnswhandler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = 0;
+	amroutine->amsupport = HNSW_NPROC;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = false;
+	amroutine->amcanorderbyop = true;
+	amroutine->amcanbackward = false;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = false;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_PARALLEL_BULKDEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = hnswbuild;
+	amroutine->ambuildempty = hnswbuildempty;
+	amroutine->aminsert = hnswinsert;
+	amroutine->ambulkdelete = hnswbulkdelete;
+	amroutine->amvacuumcleanup = hnswvacuumcleanup;
+	amroutine->amcanreturn = NULL;
+	amroutine->amcostestimate = hnswcostestimate;
+	amroutine->amoptions = hnswoptions;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = hnswbuildphasename;
+	amroutine->amvalidate = hnswvalidate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = hnswbeginscan;
+	amroutine->amrescan = hnswrescan;
+	amroutine->amgettuple = hnswgettuple;
+	amroutine->amgetbitmap = NULL;
+	amroutine->amendscan = hnswendscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}
+
+/*
+ * Support function 1 of each opclass: the metric it orders by.  They take
+ * internal, so SQL cannot call them.
+ */
+#define HNSW_METRIC_FUNCTION(name, metric) \
+PG_FUNCTION_INFO_V1(name); \
+Datum \
+name(PG_FUNCTION_ARGS) \
+{ \
+	PG_RETURN_INT32(metric); \
+}
+
+HNSW_METRIC_FUNCTION(hnsw_metric_l2, HNSW_METRIC_L2)
+HNSW_METRIC_FUNCTION(hnsw_metric_ip, HNSW_METRIC_IP)
+HNSW_METRIC_FUNCTION(hnsw_metric_cosine, HNSW_METRIC_COSINE)
+HNSW_METRIC_FUNCTION(hnsw_metric_l1, HNSW_METRIC_L1)

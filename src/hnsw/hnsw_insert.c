@@ -1,0 +1,450 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_insert.c
+ *	  Inserting one row into an HNSW index: find its neighbours by searching
+ *	  the graph, write its element and neighbour tuples, link it into its
+ *	  neighbours' lists, and make it the entry point if it is the highest.
+ *
+ * Concurrency (see src/hnsw/README): inserts hold a heavyweight lock on the
+ * metapage's block number, shared normally and exclusive when the new
+ * element will become the entry point, so that two inserters never race
+ * for the entry point.  Buffer locks are taken one at a time.  A neighbour
+ * list is changed optimistically: read it, decide the new list (reading
+ * other pages), then lock its page, check the list is unchanged and write,
+ * or start over.  Every page change is WAL-logged with GenericXLog.
+ *
+ * src/hnsw/hnsw_insert.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw/hnsw.h"
+#include "hnsw/hnsw_search.h"
+#include "vector/vector.h"
+
+/* how often a neighbour-list update is retried after losing a race */
+#define HNSW_UPDATE_RETRIES 8
+
+/* neighbours chosen for the new element at one level */
+typedef struct LevelNeighbors
+{
+	int			n;
+	ItemPointerData tids[2 * HNSW_MAX_M];
+	double		dists[2 * HNSW_MAX_M];
+} LevelNeighbors;
+
+/*
+ * Write the element and neighbour tuples on the insert page, or a new page
+ * when they do not fit; returns the element's item pointer.
+ */
+static void
+write_element(Relation index, const HnswIndexInfo *info, const float *vec,
+			  ItemPointer heaptid, int level, LevelNeighbors *nbrs,
+			  ItemPointer etid)
+{
+	Size		datalen = HnswElementDataSize(info);
+	bool		overflow = !HnswElementDataInline(info, level);
+	Size		esize = overflow ? HNSW_ELEMENT_TUPLE_SIZE(sizeof(HnswOverflowRef))
+		: HNSW_ELEMENT_TUPLE_SIZE(datalen);
+	Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(level, info->m);
+	HnswElementTuple etup = palloc0(esize);
+	HnswNeighborTuple ntup = palloc0(nsize);
+	HnswMetaPageData meta;
+	BlockNumber blkno;
+	Buffer		buf = InvalidBuffer;
+	Page		page;
+	GenericXLogState *state;
+	OffsetNumber eoff,
+				noff;
+	bool		newpage = false;
+
+	etup->type = HNSW_ELEMENT_TUPLE;
+	etup->level = (uint8) level;
+	etup->heaptid = *heaptid;
+	if (overflow)
+	{
+		BlockNumber first;
+
+		HnswWriteOverflow(index, (const char *) vec, datalen, &first, true);
+		etup->flags = HNSW_ELEMENT_OVERFLOW;
+		etup->datalen = sizeof(HnswOverflowRef);
+		((HnswOverflowRef *) etup->data)->first = first;
+	}
+	else
+	{
+		etup->datalen = datalen;
+		memcpy(etup->data, vec, datalen);
+	}
+	ntup->type = HNSW_NEIGHBOR_TUPLE;
+	ntup->level = (uint8) level;
+	ntup->nslots = HNSW_NEIGHBOR_SLOTS(level, info->m);
+	for (int s = 0; s < ntup->nslots; s++)
+		ItemPointerSetInvalid(&ntup->slots[s]);
+	for (int lc = 0; lc <= level; lc++)
+	{
+		int			first = HNSW_LEVEL_FIRST_SLOT(lc, info->m);
+
+		for (int i = 0; i < nbrs[lc].n; i++)
+			ntup->slots[first + i] = nbrs[lc].tids[i];
+	}
+
+	HnswReadMeta(index, &meta);
+	blkno = meta.insert_page;
+	if (blkno != InvalidBlockNumber)
+	{
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		HnswCheckPage(index, BufferGetPage(buf), blkno, HNSW_PAGE_DATA);
+		if (PageGetFreeSpace(BufferGetPage(buf)) < esize + nsize + sizeof(ItemIdData))
+		{
+			UnlockReleaseBuffer(buf);
+			buf = InvalidBuffer;
+		}
+	}
+	if (buf == InvalidBuffer)
+	{
+		buf = HnswNewBuffer(index, MAIN_FORKNUM);
+		newpage = true;
+	}
+
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, newpage ? GENERIC_XLOG_FULL_IMAGE : 0);
+	if (newpage)
+		HnswInitPage(page, HNSW_PAGE_DATA);
+	eoff = OffsetNumberNext(PageGetMaxOffsetNumber(page));
+	noff = OffsetNumberNext(eoff);
+	ItemPointerSet(&etup->neighbortid, BufferGetBlockNumber(buf), noff);
+	if (PageAddItem(page, (Item) etup, esize, eoff, false, false) != eoff ||
+		PageAddItem(page, (Item) ntup, nsize, noff, false, false) != noff)
+		elog(ERROR, "could not add an element to index \"%s\"",
+			 RelationGetRelationName(index));
+	GenericXLogFinish(state);
+	ItemPointerSet(etid, BufferGetBlockNumber(buf), eoff);
+	blkno = BufferGetBlockNumber(buf);
+	UnlockReleaseBuffer(buf);
+
+	/* a new page becomes the insert page (never move it backwards) */
+	if (newpage)
+	{
+		Buffer		mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+		HnswMetaPage m;
+
+		LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, mbuf, 0);
+		m = HnswPageGetMeta(page);
+		if (m->insert_page == InvalidBlockNumber || m->insert_page < blkno)
+			m->insert_page = blkno;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(mbuf);
+	}
+}
+
+/*
+ * Count the new element and make it the entry point if it is the highest
+ * (the caller then holds the exclusive page lock).
+ */
+static void
+note_new_element(Relation index, ItemPointer etid, int level)
+{
+	Buffer		mbuf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	HnswMetaPage m;
+
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, mbuf, 0);
+	m = HnswPageGetMeta(page);
+	if (level > m->entry_level)
+	{
+		m->entry = *etid;
+		m->entry_level = level;
+	}
+	m->nelements++;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(mbuf);
+}
+
+/*
+ * Lock the neighbour tuple of an element exclusively and replace its level
+ * lc slots with newlist, if they still equal oldlist.  Returns false if
+ * somebody changed them first.
+ */
+bool
+HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer ntid,
+				  int lc, const ItemPointerData *oldlist, int nold,
+				  const ItemPointerData *newlist, int nnew)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(ntid));
+	GenericXLogState *state;
+	Page		page;
+	HnswNeighborTuple ntup;
+	int			first = HNSW_LEVEL_FIRST_SLOT(lc, info->m);
+	int			nslots = HNSW_LEVEL_SLOTS(lc, info->m);
+	ItemId		itemid;
+
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, buf, 0);
+	itemid = PageGetItemId(page, ItemPointerGetOffsetNumber(ntid));
+	ntup = (HnswNeighborTuple) PageGetItem(page, itemid);
+	if (ntup->type != HNSW_NEIGHBOR_TUPLE || lc > ntup->level)
+	{
+		GenericXLogAbort(state);
+		UnlockReleaseBuffer(buf);
+		return true;			/* nothing to update */
+	}
+	for (int i = 0; i < nslots; i++)
+	{
+		bool		valid = ItemPointerIsValid(&ntup->slots[first + i]);
+
+		if (i < nold ? (!valid || !ItemPointerEquals(&ntup->slots[first + i],
+													  (ItemPointer) &oldlist[i]))
+			: valid)
+		{
+			GenericXLogAbort(state);
+			UnlockReleaseBuffer(buf);
+			return false;
+		}
+	}
+	for (int i = 0; i < nslots; i++)
+	{
+		if (i < nnew)
+			ntup->slots[first + i] = newlist[i];
+		else
+			ItemPointerSetInvalid(&ntup->slots[first + i]);
+	}
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(buf);
+	return true;
+}
+
+/*
+ * Add the new element (newtid, vector newvec) to the level-lc list of
+ * element etid; when the list is full, keep the best by the selection
+ * heuristic, which may leave the new element out.
+ */
+static void
+link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
+		  ItemPointer newtid, const float *newvec, int lc)
+{
+	Size		vsize = HnswElementDataSize(info);
+	float	   *evec = palloc(vsize);
+	ItemPointerData ntid;
+	uint8		flags;
+	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
+	ItemPointerData cur[2 * HNSW_MAX_M];
+	ItemPointerData next[2 * HNSW_MAX_M + 1];
+	HnswCandidate *cands = palloc(sizeof(HnswCandidate) * (cap + 1));
+	HnswCandidate **sorted = palloc(sizeof(HnswCandidate *) * (cap + 1));
+	int		   *selected = palloc(sizeof(int) * (cap + 1));
+
+	for (int i = 0; i <= cap; i++)
+		cands[i].vector = palloc(vsize);
+
+	HnswLoadElement(index, info, etid, evec, &flags, NULL, &ntid);
+	if (flags & HNSW_ELEMENT_DELETED)
+		return;
+
+	for (int attempt = 0; attempt < HNSW_UPDATE_RETRIES; attempt++)
+	{
+		int			n = HnswLoadNeighbors(index, info, &ntid, lc, cur);
+		int			nc = 0;
+		int			nsel;
+		bool		present = false;
+
+		for (int i = 0; i < n; i++)
+			if (ItemPointerEquals(&cur[i], newtid))
+				present = true;
+		if (present)
+			return;
+		if (n < cap)
+		{
+			memcpy(next, cur, sizeof(ItemPointerData) * n);
+			next[n] = *newtid;
+			if (HnswReplaceNeighbors(index, info, &ntid, lc, cur, n, next, n + 1))
+				return;
+			continue;
+		}
+
+		/* full: choose among the current neighbours and the new element */
+		for (int i = 0; i < n; i++)
+		{
+			uint8		nflags;
+
+			HnswLoadElement(index, info, &cur[i], cands[nc].vector, &nflags, NULL, NULL);
+			if (nflags & HNSW_ELEMENT_DELETED)
+				continue;		/* a dead neighbour makes room */
+			cands[nc].tid = cur[i];
+			cands[nc].dist = HnswDistance(info->metric, evec, cands[nc].vector,
+										  info->dimensions);
+			nc++;
+		}
+		cands[nc].tid = *newtid;
+		memcpy(cands[nc].vector, newvec, vsize);
+		cands[nc].dist = HnswDistance(info->metric, evec, newvec, info->dimensions);
+		nc++;
+		for (int i = 0; i < nc; i++)
+			sorted[i] = &cands[i];
+		/* insertion sort: at most 2m + 1 entries */
+		for (int i = 1; i < nc; i++)
+		{
+			HnswCandidate *x = sorted[i];
+			int			j = i - 1;
+
+			while (j >= 0 && sorted[j]->dist > x->dist)
+			{
+				sorted[j + 1] = sorted[j];
+				j--;
+			}
+			sorted[j + 1] = x;
+		}
+		nsel = HnswSelectNeighbors(info, sorted, nc, cap, selected);
+		{
+			bool		keeps_new = false;
+
+			for (int i = 0; i < nsel; i++)
+			{
+				next[i] = sorted[selected[i]]->tid;
+				if (ItemPointerEquals(&next[i], newtid))
+					keeps_new = true;
+			}
+			if (!keeps_new)
+				return;
+		}
+		if (HnswReplaceNeighbors(index, info, &ntid, lc, cur, n, next, nsel))
+			return;
+	}
+	/* lost every race: the element stays reachable through its other links */
+}
+
+/*
+ * Find the neighbours of vec at levels level..0 (entry point given).
+ */
+static void
+find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
+			   HnswMetaPageData *meta, int level, LevelNeighbors *nbrs,
+			   MemoryContext cxt)
+{
+	HnswSearch	s;
+	ItemPointerData *entries;
+	int			nentries;
+	int			ep;
+	HnswCandidate **cands;
+	int		   *selected;
+
+	HnswSearchInit(&s, index, info, vec, true, cxt);
+	ep = HnswSearchDescend(&s, &meta->entry, meta->entry_level, level);
+	entries = palloc(sizeof(ItemPointerData) * Max(info->ef_construction, 1));
+	cands = palloc(sizeof(HnswCandidate *) * Max(info->ef_construction, 1));
+	selected = palloc(sizeof(int) * Max(info->ef_construction, 1));
+	entries[0] = s.pool[ep].tid;
+	nentries = 1;
+
+	for (int lc = Min(level, meta->entry_level); lc >= 0; lc--)
+	{
+		int			idx[HNSW_MAX_EF_CONSTRUCTION];
+		int			nidx = 0;
+		int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
+		int			nsel;
+
+		HnswSearchReset(&s);
+		for (int i = 0; i < nentries; i++)
+		{
+			int			e = HnswSearchVisit(&s, &entries[i]);
+
+			if (e >= 0)
+				idx[nidx++] = e;
+		}
+		HnswSearchLayer(&s, idx, nidx, info->ef_construction, lc);
+		for (int i = 0; i < s.nout; i++)
+			cands[i] = &s.pool[s.out[i]];
+		nsel = HnswSelectNeighbors(info, cands, s.nout, cap, selected);
+		nbrs[lc].n = nsel;
+		for (int i = 0; i < nsel; i++)
+		{
+			nbrs[lc].tids[i] = cands[selected[i]]->tid;
+			nbrs[lc].dists[i] = cands[selected[i]]->dist;
+		}
+		/* the next level starts from everything found here */
+		nentries = 0;
+		for (int i = 0; i < s.nout; i++)
+			entries[nentries++] = s.pool[s.out[i]].tid;
+		if (nentries == 0)
+			entries[nentries++] = s.pool[ep].tid;
+	}
+	HnswSearchEnd(&s);
+}
+
+/* Insert one vector; the caller has checked its dimensions. */
+static void
+insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
+			  ItemPointer heaptid, MemoryContext cxt)
+{
+	int			level = HnswRandomLevel(info->m, &pg_global_prng_state);
+	LOCKMODE	mode = ShareLock;
+	HnswMetaPageData meta;
+	LevelNeighbors *nbrs = palloc0(sizeof(LevelNeighbors) * (level + 1));
+	ItemPointerData etid;
+
+	LockPage(index, HNSW_METAPAGE_BLKNO, mode);
+	HnswReadMeta(index, &meta);
+	if (level > meta.entry_level)
+	{
+		/* this element may become the entry point: insert alone */
+		UnlockPage(index, HNSW_METAPAGE_BLKNO, mode);
+		mode = ExclusiveLock;
+		LockPage(index, HNSW_METAPAGE_BLKNO, mode);
+		HnswReadMeta(index, &meta);
+	}
+
+	if (meta.entry_level >= 0)
+		find_neighbors(index, info, vec, &meta, level, nbrs, cxt);
+	write_element(index, info, vec, heaptid, level, nbrs, &etid);
+	note_new_element(index, &etid, level);
+	for (int lc = Min(level, meta.entry_level); lc >= 0; lc--)
+		for (int i = 0; i < nbrs[lc].n; i++)
+			link_back(index, info, &nbrs[lc].tids[i], &etid, vec, lc);
+
+	UnlockPage(index, HNSW_METAPAGE_BLKNO, mode);
+}
+
+bool
+hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
+		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,
+		   IndexInfo *indexInfo)
+{
+	MemoryContext cxt;
+	MemoryContext old;
+	const HnswIndexInfo *info;
+	Vector	   *v;
+	float	   *vec;
+
+	if (isnull[0])
+		return false;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	info = HnswGetIndexInfo(index);
+	v = DatumGetVector(values[0]);
+	if (v->dim != info->dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
+	vec = palloc(HnswElementDataSize(info));
+	if (HnswPrepareVector(info->metric, v->x, vec, info->dimensions))
+		insert_vector(index, info, vec, heap_tid, cxt);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return false;
+}

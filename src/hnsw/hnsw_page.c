@@ -1,0 +1,228 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_page.c
+ *	  Pages of the HNSW index: initialization, checks, the metapage, the
+ *	  per-index information cached in rd_amcache, and overflow chains for
+ *	  vectors too large to sit in an element tuple.
+ *
+ * src/hnsw/hnsw_page.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw/hnsw.h"
+
+void
+HnswInitPage(Page page, uint16 flags)
+{
+	HnswPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(HnswPageOpaqueData));
+	opaque = HnswPageGetOpaque(page);
+	opaque->nextblkno = InvalidBlockNumber;
+	opaque->flags = flags;
+	opaque->page_id = HNSW_PAGE_ID;
+}
+
+/*
+ * A new, exclusively locked buffer at the end of the relation (the caller
+ * initializes the page).
+ */
+Buffer
+HnswNewBuffer(Relation index, ForkNumber forknum)
+{
+	Buffer		buf;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/* Complain about a page that is not what the index expects there. */
+void
+HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 flags)
+{
+	HnswPageOpaque opaque;
+
+	if (PageIsNew(page) ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains an unexpected page at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+	opaque = HnswPageGetOpaque(page);
+	if (opaque->page_id != HNSW_PAGE_ID || (opaque->flags & flags) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains a page of the wrong kind at block %u",
+						RelationGetRelationName(index), blkno),
+				 errhint("Please REINDEX it.")));
+}
+
+/* Copy the metapage contents (under a share lock). */
+void
+HnswReadMeta(Relation index, HnswMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, HNSW_METAPAGE_BLKNO);
+	Page		page;
+	HnswMetaPage m;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	HnswCheckPage(index, page, HNSW_METAPAGE_BLKNO, HNSW_PAGE_META);
+	m = HnswPageGetMeta(page);
+	if (m->magic != HNSW_MAGIC || m->version != HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has an unknown metapage (version %u)",
+						RelationGetRelationName(index), m->version),
+				 errhint("Please REINDEX it.")));
+	*meta = *m;
+	UnlockReleaseBuffer(buf);
+}
+
+/*
+ * The frozen facts of an index (dimensions, m, metric, format), cached in
+ * rd_amcache for the life of the relcache entry.
+ */
+const HnswIndexInfo *
+HnswGetIndexInfo(Relation index)
+{
+	if (index->rd_amcache == NULL)
+	{
+		HnswMetaPageData meta;
+		HnswIndexInfo *info;
+
+		HnswReadMeta(index, &meta);
+		info = MemoryContextAlloc(index->rd_indexcxt, sizeof(HnswIndexInfo));
+		info->dimensions = meta.dimensions;
+		info->m = meta.m;
+		info->ef_construction = meta.ef_construction;
+		info->metric = (HnswMetric) meta.metric;
+		info->format = (HnswFormat) meta.format;
+		index->rd_amcache = info;
+	}
+	return (const HnswIndexInfo *) index->rd_amcache;
+}
+
+/* Bytes of element data for one vector. */
+Size
+HnswElementDataSize(const HnswIndexInfo *info)
+{
+	return sizeof(float) * (Size) info->dimensions;
+}
+
+/*
+ * Whether an element of this level keeps its data inline: its element tuple
+ * and neighbour tuple must fit together on an empty page.
+ */
+bool
+HnswElementDataInline(const HnswIndexInfo *info, int level)
+{
+	Size		need = HNSW_ELEMENT_TUPLE_SIZE(HnswElementDataSize(info)) +
+		HNSW_NEIGHBOR_TUPLE_SIZE(level, info->m);
+
+	return need <= HNSW_PAGE_FREE_SPACE;
+}
+
+/*
+ * Write len bytes to a new chain of overflow pages; *first is its first
+ * block.  Pages are new, so with use_wal each is logged as a full image.
+ */
+void
+HnswWriteOverflow(Relation index, const char *data, Size len,
+				  BlockNumber *first, bool use_wal)
+{
+	Buffer		prev = InvalidBuffer;
+	GenericXLogState *prev_state = NULL;
+	Page		prev_page = NULL;
+	Size		done = 0;
+
+	*first = InvalidBlockNumber;
+	while (done < len)
+	{
+		Buffer		buf = HnswNewBuffer(index, MAIN_FORKNUM);
+		GenericXLogState *state = NULL;
+		Page		page;
+		Size		chunk = Min(len - done, HNSW_OVERFLOW_PAGE_CAPACITY);
+
+		if (use_wal)
+		{
+			state = GenericXLogStart(index);
+			page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+		}
+		else
+			page = BufferGetPage(buf);
+		HnswInitPage(page, HNSW_PAGE_OVERFLOW);
+		memcpy(PageGetContents(page), data + done, chunk);
+		((PageHeader) page)->pd_lower = MAXALIGN(SizeOfPageHeaderData) + chunk;
+
+		if (prev != InvalidBuffer)
+		{
+			HnswPageGetOpaque(prev_page)->nextblkno = BufferGetBlockNumber(buf);
+			if (use_wal)
+				GenericXLogFinish(prev_state);
+			else
+				MarkBufferDirty(prev);
+			UnlockReleaseBuffer(prev);
+		}
+		else
+			*first = BufferGetBlockNumber(buf);
+		prev = buf;
+		prev_state = state;
+		prev_page = page;
+		done += chunk;
+	}
+	if (prev != InvalidBuffer)
+	{
+		if (use_wal)
+			GenericXLogFinish(prev_state);
+		else
+			MarkBufferDirty(prev);
+		UnlockReleaseBuffer(prev);
+	}
+}
+
+/* Read len bytes of an overflow chain into out. */
+void
+HnswReadOverflow(Relation index, BlockNumber first, char *out, Size len)
+{
+	BlockNumber blkno = first;
+	Size		done = 0;
+
+	while (done < len)
+	{
+		Buffer		buf;
+		Page		page;
+		Size		chunk = Min(len - done, HNSW_OVERFLOW_PAGE_CAPACITY);
+
+		if (blkno == InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a truncated overflow chain",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		HnswCheckPage(index, page, blkno, HNSW_PAGE_OVERFLOW);
+		memcpy(out + done, PageGetContents(page), chunk);
+		blkno = HnswPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+		done += chunk;
+	}
+}

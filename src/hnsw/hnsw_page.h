@@ -1,0 +1,140 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_page.h
+ *	  On-disk layout of vecq's HNSW index: the metapage, element tuples,
+ *	  neighbour tuples and vector overflow pages.  See src/hnsw/README.
+ *
+ * Block 0 is the metapage.  Every other block is a data page holding element
+ * tuples and neighbour tuples (an element's neighbour tuple usually follows
+ * it on the same page), or an overflow page holding part of a vector too
+ * large to sit inside its element tuple.  All pages use the standard page
+ * layout with HnswPageOpaqueData as special space, ending in HNSW_PAGE_ID.
+ *
+ * src/hnsw/hnsw_page.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECQ_HNSW_PAGE_H
+#define VECQ_HNSW_PAGE_H
+
+#include "storage/block.h"
+#include "storage/bufpage.h"
+#include "storage/itemptr.h"
+
+#define HNSW_METAPAGE_BLKNO		0
+#define HNSW_MAGIC				0x56514857	/* "VQHW" */
+#define HNSW_VERSION			1
+#define HNSW_PAGE_ID			0xFB17
+
+/* page types (HnswPageOpaqueData.flags) */
+#define HNSW_PAGE_META			(1 << 0)
+#define HNSW_PAGE_DATA			(1 << 1)
+#define HNSW_PAGE_OVERFLOW		(1 << 2)
+
+typedef struct HnswPageOpaqueData
+{
+	BlockNumber nextblkno;		/* data: next data page; overflow: next part */
+	uint16		flags;
+	uint16		page_id;		/* HNSW_PAGE_ID */
+} HnswPageOpaqueData;
+
+typedef HnswPageOpaqueData *HnswPageOpaque;
+
+#define HnswPageGetOpaque(page) \
+	((HnswPageOpaque) PageGetSpecialPointer(page))
+
+/*
+ * The metapage.  Options are frozen at build time; the entry point and the
+ * insert page change under the metapage's buffer lock.
+ */
+typedef struct HnswMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint32		dimensions;
+	uint16		m;
+	uint16		ef_construction;
+	uint8		metric;			/* HnswMetric */
+	uint8		format;			/* HnswFormat of element data */
+	int16		entry_level;	/* -1: empty graph */
+	ItemPointerData entry;		/* element tuple of the entry point */
+	BlockNumber insert_page;	/* last data page, where inserts go */
+	uint64		nelements;		/* element tuples ever written */
+} HnswMetaPageData;
+
+typedef HnswMetaPageData *HnswMetaPage;
+
+#define HnswPageGetMeta(page) ((HnswMetaPage) PageGetContents(page))
+
+/* tuple types (first byte of every tuple on a data page) */
+#define HNSW_ELEMENT_TUPLE		1
+#define HNSW_NEIGHBOR_TUPLE		2
+
+/* element flags */
+#define HNSW_ELEMENT_DELETED	(1 << 0)	/* heap row gone; kept as a bridge */
+#define HNSW_ELEMENT_OVERFLOW	(1 << 1)	/* data[] holds HnswOverflowRef */
+
+/*
+ * An element: one indexed heap row.  data[] holds the vector in the index's
+ * format (float4 today; quantized codes later), or, when that does not fit
+ * on a page, an HnswOverflowRef to a chain of overflow pages.  filterkey is
+ * a small key the scan can test without visiting the heap (reserved for
+ * tenant filtering; 0 = none).
+ */
+typedef struct HnswElementTupleData
+{
+	uint8		type;			/* HNSW_ELEMENT_TUPLE */
+	uint8		level;
+	uint8		flags;
+	uint8		unused;
+	uint32		filterkey;
+	ItemPointerData heaptid;
+	ItemPointerData neighbortid;	/* this element's neighbour tuple */
+	uint32		datalen;		/* bytes of the element's data */
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} HnswElementTupleData;
+
+typedef HnswElementTupleData *HnswElementTuple;
+
+#define HNSW_ELEMENT_TUPLE_SIZE(datalen) \
+	MAXALIGN(offsetof(HnswElementTupleData, data) + (datalen))
+
+/* data[] of an element whose data lives on overflow pages */
+typedef struct HnswOverflowRef
+{
+	BlockNumber first;			/* first overflow page */
+} HnswOverflowRef;
+
+/*
+ * The neighbour lists of one element: level 0 has 2 * m slots, each higher
+ * level m slots; slots past a level's count are invalid item pointers.
+ */
+typedef struct HnswNeighborTupleData
+{
+	uint8		type;			/* HNSW_NEIGHBOR_TUPLE */
+	uint8		level;			/* highest level, as the element's */
+	uint16		nslots;
+	ItemPointerData slots[FLEXIBLE_ARRAY_MEMBER];
+} HnswNeighborTupleData;
+
+typedef HnswNeighborTupleData *HnswNeighborTuple;
+
+#define HNSW_NEIGHBOR_SLOTS(level, m)	((2 + (level)) * (m))
+#define HNSW_NEIGHBOR_TUPLE_SIZE(level, m) \
+	MAXALIGN(offsetof(HnswNeighborTupleData, slots) + \
+			 sizeof(ItemPointerData) * HNSW_NEIGHBOR_SLOTS(level, m))
+
+/* first slot of level lc within slots[] */
+#define HNSW_LEVEL_FIRST_SLOT(lc, m)	((lc) == 0 ? 0 : (1 + (lc)) * (m))
+#define HNSW_LEVEL_SLOTS(lc, m)			((lc) == 0 ? 2 * (m) : (m))
+
+/* room for tuples on an empty data page */
+#define HNSW_PAGE_FREE_SPACE \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - \
+	 MAXALIGN(sizeof(HnswPageOpaqueData)) - 2 * sizeof(ItemIdData))
+
+/* bytes of vector data an overflow page holds */
+#define HNSW_OVERFLOW_PAGE_CAPACITY \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)))
+
+#endif							/* VECQ_HNSW_PAGE_H */

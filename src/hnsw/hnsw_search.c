@@ -1,0 +1,540 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_search.c
+ *	  Resumable best-first graph search over index pages (see
+ *	  hnsw_search.h), and the neighbour-selection heuristic.
+ *
+ * src/hnsw/hnsw_search.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw/hnsw_search.h"
+
+/* ---------------- visited set: open addressing on block/offset ---------------- */
+
+static inline uint64
+tid_key(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+static inline uint32
+key_hash(uint64 k)
+{
+	k ^= k >> 33;
+	k *= UINT64CONST(0xff51afd7ed558ccd);
+	k ^= k >> 33;
+	return (uint32) k;
+}
+
+static void
+visited_init(HnswVisited *v, uint32 size)
+{
+	v->keys = palloc0(sizeof(uint64) * size);
+	v->mask = size - 1;
+	v->count = 0;
+}
+
+/* true if key was new (and is now in the set) */
+static bool
+visited_add(HnswVisited *v, uint64 key)
+{
+	uint32		i;
+
+	if (v->count * 2 >= v->mask)
+	{
+		uint64	   *old = v->keys;
+		uint32		oldsize = v->mask + 1;
+
+		visited_init(v, oldsize * 2);
+		for (uint32 j = 0; j < oldsize; j++)
+			if (old[j] != 0)
+				(void) visited_add(v, old[j]);
+		pfree(old);
+	}
+	i = key_hash(key) & v->mask;
+	while (v->keys[i] != 0)
+	{
+		if (v->keys[i] == key)
+			return false;
+		i = (i + 1) & v->mask;
+	}
+	v->keys[i] = key;
+	v->count++;
+	return true;
+}
+
+/* ---------------- heaps of pool indices ---------------- */
+
+#define DIST(s, i) ((s)->pool[(i)].dist)
+
+static void
+heap_push(HnswSearch *s, int *heap, int *n, int item, bool max)
+{
+	int			pos = (*n)++;
+
+	while (pos > 0)
+	{
+		int			parent = (pos - 1) / 2;
+		bool		up = max ? DIST(s, heap[parent]) < DIST(s, item)
+			: DIST(s, heap[parent]) > DIST(s, item);
+
+		if (!up)
+			break;
+		heap[pos] = heap[parent];
+		pos = parent;
+	}
+	heap[pos] = item;
+}
+
+static int
+heap_pop(HnswSearch *s, int *heap, int *n, bool max)
+{
+	int			result = heap[0];
+	int			last = heap[--(*n)];
+	int			pos = 0;
+
+	if (*n == 0)
+		return result;
+	for (;;)
+	{
+		int			child = 2 * pos + 1;
+
+		if (child >= *n)
+			break;
+		if (child + 1 < *n &&
+			(max ? DIST(s, heap[child + 1]) > DIST(s, heap[child])
+			 : DIST(s, heap[child + 1]) < DIST(s, heap[child])))
+			child++;
+		if (max ? DIST(s, heap[child]) <= DIST(s, last)
+			: DIST(s, heap[child]) >= DIST(s, last))
+			break;
+		heap[pos] = heap[child];
+		pos = child;
+	}
+	heap[pos] = last;
+	return result;
+}
+
+/* ---------------- reading pages ---------------- */
+
+/* A share-locked buffer of blkno, reusing the pin of the last one. */
+static Buffer
+search_lock(HnswSearch *s, BlockNumber blkno)
+{
+	if (s->pinned == InvalidBuffer || BufferGetBlockNumber(s->pinned) != blkno)
+	{
+		if (s->pinned != InvalidBuffer)
+			ReleaseBuffer(s->pinned);
+		s->pinned = ReadBuffer(s->index, blkno);
+	}
+	LockBuffer(s->pinned, BUFFER_LOCK_SHARE);
+	return s->pinned;
+}
+
+static void
+bad_tuple(Relation index, ItemPointer tid, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" has no %s at (%u,%u)",
+					RelationGetRelationName(index), what,
+					ItemPointerGetBlockNumberNoCheck(tid),
+					ItemPointerGetOffsetNumberNoCheck(tid)),
+			 errhint("Please REINDEX it.")));
+}
+
+/* The item at tid on a locked page, checked to be of the given type. */
+static void *
+page_tuple(Relation index, Page page, ItemPointer tid, uint8 type)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	ItemId		itemid;
+	uint8	   *tup;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		bad_tuple(index, tid, type == HNSW_ELEMENT_TUPLE ? "element" : "neighbor list");
+	itemid = PageGetItemId(page, off);
+	if (!ItemIdIsNormal(itemid))
+		bad_tuple(index, tid, type == HNSW_ELEMENT_TUPLE ? "element" : "neighbor list");
+	tup = (uint8 *) PageGetItem(page, itemid);
+	if (*tup != type)
+		bad_tuple(index, tid, type == HNSW_ELEMENT_TUPLE ? "element" : "neighbor list");
+	return tup;
+}
+
+bool
+HnswLoadElement(Relation index, const HnswIndexInfo *info, ItemPointer tid,
+				float *vector, uint8 *flags, uint8 *level, ItemPointer neighbortid)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	HnswElementTuple etup;
+	BlockNumber overflow = InvalidBlockNumber;
+	Size		len = HnswElementDataSize(info);
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	etup = page_tuple(index, BufferGetPage(buf), tid, HNSW_ELEMENT_TUPLE);
+	if (flags)
+		*flags = etup->flags;
+	if (level)
+		*level = etup->level;
+	if (neighbortid)
+		*neighbortid = etup->neighbortid;
+	if (vector)
+	{
+		if (etup->flags & HNSW_ELEMENT_OVERFLOW)
+			overflow = ((HnswOverflowRef *) etup->data)->first;
+		else
+			memcpy(vector, etup->data, len);
+	}
+	UnlockReleaseBuffer(buf);
+	if (vector && overflow != InvalidBlockNumber)
+		HnswReadOverflow(index, overflow, (char *) vector, len);
+	return true;
+}
+
+int
+HnswLoadNeighbors(Relation index, const HnswIndexInfo *info,
+				  ItemPointer neighbortid, int lc, ItemPointerData *out)
+{
+	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(neighbortid));
+	HnswNeighborTuple ntup;
+	int			n = 0;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	ntup = page_tuple(index, BufferGetPage(buf), neighbortid, HNSW_NEIGHBOR_TUPLE);
+	if (lc <= ntup->level)
+	{
+		int			first = HNSW_LEVEL_FIRST_SLOT(lc, info->m);
+		int			nslots = HNSW_LEVEL_SLOTS(lc, info->m);
+
+		for (int i = 0; i < nslots; i++)
+		{
+			if (!ItemPointerIsValid(&ntup->slots[first + i]))
+				break;
+			out[n++] = ntup->slots[first + i];
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return n;
+}
+
+/* ---------------- the search ---------------- */
+
+void
+HnswSearchInit(HnswSearch *s, Relation index, const HnswIndexInfo *info,
+			   const float *query, bool keep_vectors, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	memset(s, 0, sizeof(*s));
+	s->index = index;
+	s->info = info;
+	s->query = query;
+	s->keep_vectors = keep_vectors;
+	s->cxt = cxt;
+	s->maxpool = 256;
+	s->pool = palloc(sizeof(HnswCandidate) * s->maxpool);
+	s->maxheap = 256;
+	s->cand = palloc(sizeof(int) * s->maxheap);
+	s->top = palloc(sizeof(int) * s->maxheap);
+	s->rest = palloc(sizeof(int) * s->maxheap);
+	s->out = palloc(sizeof(int) * s->maxheap);
+	visited_init(&s->visited, 1024);
+	s->scratch = palloc(HnswElementDataSize(info));
+	s->pinned = InvalidBuffer;
+	MemoryContextSwitchTo(old);
+}
+
+void
+HnswSearchEnd(HnswSearch *s)
+{
+	if (s->pinned != InvalidBuffer)
+		ReleaseBuffer(s->pinned);
+	s->pinned = InvalidBuffer;
+}
+
+void
+HnswSearchReset(HnswSearch *s)
+{
+	s->npool = 0;
+	s->ncand = s->ntop = s->nrest = 0;
+	s->nout = s->outpos = 0;
+	memset(s->visited.keys, 0, sizeof(uint64) * (s->visited.mask + 1));
+	s->visited.count = 0;
+}
+
+static void
+grow_heaps(HnswSearch *s)
+{
+	if (s->npool >= s->maxheap)
+	{
+		s->maxheap *= 2;
+		s->cand = repalloc(s->cand, sizeof(int) * s->maxheap);
+		s->top = repalloc(s->top, sizeof(int) * s->maxheap);
+		s->rest = repalloc(s->rest, sizeof(int) * s->maxheap);
+		s->out = repalloc(s->out, sizeof(int) * s->maxheap);
+	}
+}
+
+int
+HnswSearchVisit(HnswSearch *s, ItemPointer tid)
+{
+	const HnswIndexInfo *info = s->info;
+	Buffer		buf;
+	HnswElementTuple etup;
+	HnswCandidate *c;
+	const float *vec;
+	BlockNumber overflow = InvalidBlockNumber;
+	MemoryContext old;
+
+	if (!visited_add(&s->visited, tid_key(tid)))
+		return -1;
+
+	old = MemoryContextSwitchTo(s->cxt);
+	if (s->npool == s->maxpool)
+	{
+		s->maxpool *= 2;
+		s->pool = repalloc_huge(s->pool, sizeof(HnswCandidate) * s->maxpool);
+	}
+	grow_heaps(s);
+	c = &s->pool[s->npool];
+
+	buf = search_lock(s, ItemPointerGetBlockNumber(tid));
+	etup = page_tuple(s->index, BufferGetPage(buf), tid, HNSW_ELEMENT_TUPLE);
+	c->tid = *tid;
+	c->neighbortid = etup->neighbortid;
+	c->heaptid = etup->heaptid;
+	c->level = etup->level;
+	c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+	c->returned = false;
+	c->vector = NULL;
+	if (etup->flags & HNSW_ELEMENT_OVERFLOW)
+	{
+		overflow = ((HnswOverflowRef *) etup->data)->first;
+		vec = NULL;
+	}
+	else
+	{
+		vec = (const float *) etup->data;
+		c->dist = HnswDistance(info->metric, s->query, vec, info->dimensions);
+		if (s->keep_vectors)
+		{
+			c->vector = palloc(HnswElementDataSize(info));
+			memcpy(c->vector, vec, HnswElementDataSize(info));
+		}
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	if (overflow != InvalidBlockNumber)
+	{
+		HnswReadOverflow(s->index, overflow, (char *) s->scratch,
+						 HnswElementDataSize(info));
+		c->dist = HnswDistance(info->metric, s->query, s->scratch, info->dimensions);
+		if (s->keep_vectors)
+		{
+			c->vector = palloc(HnswElementDataSize(info));
+			memcpy(c->vector, s->scratch, HnswElementDataSize(info));
+		}
+	}
+	MemoryContextSwitchTo(old);
+	s->ndistances++;
+	return s->npool++;
+}
+
+/* Offer a discovered element to the result heaps (live elements only). */
+static void
+offer(HnswSearch *s, int i)
+{
+	if (s->pool[i].deleted)
+		return;
+	if (s->ntop < s->ef)
+		heap_push(s, s->top, &s->ntop, i, true);
+	else if (s->pool[i].dist < DIST(s, s->top[0]))
+	{
+		int			out = heap_pop(s, s->top, &s->ntop, true);
+
+		heap_push(s, s->rest, &s->nrest, out, false);
+		heap_push(s, s->top, &s->ntop, i, true);
+	}
+	else
+		heap_push(s, s->rest, &s->nrest, i, false);
+}
+
+/*
+ * Expand candidates until the best unexpanded one is farther than the worst
+ * of a full top heap.  Deleted elements are expanded (they bridge the graph)
+ * but never enter the result heaps, so a graph with many deleted elements
+ * is searched further rather than returning fewer results.
+ */
+static void
+expand(HnswSearch *s)
+{
+	ItemPointerData nbrs[2 * HNSW_MAX_M];
+
+	while (s->ncand > 0)
+	{
+		int			c = s->cand[0];
+		int			n;
+
+		if (s->ntop >= s->ef && s->pool[c].dist > DIST(s, s->top[0]))
+			break;
+		(void) heap_pop(s, s->cand, &s->ncand, false);
+		CHECK_FOR_INTERRUPTS();
+
+		if (s->pool[c].level < s->layer)
+			continue;
+		{
+			ItemPointerData ntid = s->pool[c].neighbortid;
+			Buffer		buf = search_lock(s, ItemPointerGetBlockNumber(&ntid));
+			HnswNeighborTuple ntup = page_tuple(s->index, BufferGetPage(buf),
+												&ntid, HNSW_NEIGHBOR_TUPLE);
+			int			first = HNSW_LEVEL_FIRST_SLOT(s->layer, s->info->m);
+			int			nslots = HNSW_LEVEL_SLOTS(s->layer, s->info->m);
+
+			n = 0;
+			if (s->layer <= ntup->level)
+				for (int i = 0; i < nslots; i++)
+				{
+					if (!ItemPointerIsValid(&ntup->slots[first + i]))
+						break;
+					nbrs[n++] = ntup->slots[first + i];
+				}
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			int			e = HnswSearchVisit(s, &nbrs[i]);
+
+			if (e < 0)
+				continue;
+			/* a full top heap only wants elements better than its worst */
+			if (s->ntop >= s->ef && s->pool[e].dist > DIST(s, s->top[0]))
+			{
+				if (!s->pool[e].deleted)
+					heap_push(s, s->rest, &s->nrest, e, false);
+				/* still a candidate for later rounds of an iterative scan */
+				heap_push(s, s->cand, &s->ncand, e, false);
+				continue;
+			}
+			heap_push(s, s->cand, &s->ncand, e, false);
+			offer(s, e);
+		}
+	}
+}
+
+/* Move the top heap, ascending, into out[]. */
+static void
+drain_top(HnswSearch *s)
+{
+	int			n = s->ntop;
+
+	for (int i = n - 1; i >= 0; i--)
+		s->out[i] = heap_pop(s, s->top, &s->ntop, true);
+	s->nout = n;
+	s->outpos = 0;
+}
+
+void
+HnswSearchLayer(HnswSearch *s, const int *entries, int nentries, int ef, int lc)
+{
+	s->ef = ef;
+	s->layer = lc;
+	for (int i = 0; i < nentries; i++)
+	{
+		heap_push(s, s->cand, &s->ncand, entries[i], false);
+		offer(s, entries[i]);
+	}
+	expand(s);
+	drain_top(s);
+}
+
+int
+HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level, int target)
+{
+	int			best = HnswSearchVisit(s, entry);
+
+	for (int lc = entry_level; lc > target; lc--)
+	{
+		bool		changed = true;
+
+		/* greedy: move to the closest neighbour until none is closer */
+		while (changed)
+		{
+			ItemPointerData nbrs[2 * HNSW_MAX_M];
+			int			n;
+
+			changed = false;
+			CHECK_FOR_INTERRUPTS();
+			n = HnswLoadNeighbors(s->index, s->info, &s->pool[best].neighbortid,
+								  lc, nbrs);
+			for (int i = 0; i < n; i++)
+			{
+				int			e = HnswSearchVisit(s, &nbrs[i]);
+
+				if (e >= 0 && s->pool[e].dist < s->pool[best].dist)
+				{
+					best = e;
+					changed = true;
+				}
+			}
+		}
+	}
+	return best;
+}
+
+int
+HnswSearchNext(HnswSearch *s, bool resume)
+{
+	while (s->outpos >= s->nout)
+	{
+		if (!resume)
+			return -1;
+		/* refill the top from the rest and search on */
+		while (s->ntop < s->ef && s->nrest > 0)
+			heap_push(s, s->top, &s->ntop, heap_pop(s, s->rest, &s->nrest, false), true);
+		expand(s);
+		if (s->ntop == 0)
+			return -1;
+		drain_top(s);
+	}
+	return s->out[s->outpos++];
+}
+
+/* ---------------- neighbour selection ---------------- */
+
+int
+HnswSelectNeighbors(const HnswIndexInfo *info, HnswCandidate **cands, int ncands,
+					int max, int *selected)
+{
+	int			n = 0;
+
+	for (int i = 0; i < ncands && n < max; i++)
+	{
+		bool		keep = true;
+
+		for (int j = 0; j < n; j++)
+		{
+			double		d = HnswDistance(info->metric, cands[i]->vector,
+										 cands[selected[j]]->vector,
+										 info->dimensions);
+
+			if (d < cands[i]->dist)
+			{
+				keep = false;
+				break;
+			}
+		}
+		if (keep)
+			selected[n++] = i;
+	}
+	return n;
+}

@@ -1,0 +1,130 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_search.h
+ *	  The graph search over index pages, shared by scans, inserts and
+ *	  vacuum: a resumable best-first search with a visited set.
+ *
+ * A search keeps every element it has discovered in a pool.  Candidates
+ * not yet expanded wait in a min-heap; the ef best live, not yet returned
+ * elements sit in a max-heap ("top"), the other live ones in a min-heap
+ * ("rest").  HnswSearchLayer() runs the classic HNSW layer search; at layer
+ * 0 a scan then calls HnswSearchNext() repeatedly, which returns the top
+ * elements in distance order and, when they are used up, refills the top
+ * from the rest and resumes expanding: the iterative scan.  Only one buffer
+ * lock is held at a time, so searches never deadlock with writers.
+ *
+ * src/hnsw/hnsw_search.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECQ_HNSW_SEARCH_H
+#define VECQ_HNSW_SEARCH_H
+
+#include "hnsw/hnsw.h"
+
+typedef struct HnswCandidate
+{
+	double		dist;
+	ItemPointerData tid;		/* element tuple */
+	ItemPointerData neighbortid;	/* its neighbour tuple */
+	ItemPointerData heaptid;
+	uint8		level;
+	bool		deleted;
+	bool		returned;
+	float	   *vector;			/* a copy, if the search keeps vectors */
+} HnswCandidate;
+
+typedef struct HnswVisited
+{
+	uint64	   *keys;			/* 0 = empty slot */
+	uint32		mask;
+	uint32		count;
+} HnswVisited;
+
+typedef struct HnswSearch
+{
+	Relation	index;
+	const HnswIndexInfo *info;
+	const float *query;			/* prepared (normalized for cosine) */
+	bool		keep_vectors;
+	MemoryContext cxt;			/* everything below lives here */
+
+	HnswCandidate *pool;
+	int			npool;
+	int			maxpool;
+
+	int		   *cand;			/* min-heap: discovered, not expanded */
+	int			ncand;
+	int		   *top;			/* max-heap: the ef best live, not returned */
+	int			ntop;
+	int		   *rest;			/* min-heap: other live, not returned */
+	int			nrest;
+	int			maxheap;		/* allocated size of each heap */
+
+	HnswVisited visited;
+	int			ef;
+	int			layer;
+
+	/* results of the last round, ascending, for HnswSearchNext */
+	int		   *out;
+	int			nout;
+	int			outpos;
+
+	uint64		ndistances;		/* elements whose distance was computed */
+	float	   *scratch;		/* one vector, for overflow reads */
+
+	Buffer		pinned;			/* last buffer read, kept pinned */
+} HnswSearch;
+
+extern void HnswSearchInit(HnswSearch *s, Relation index,
+						   const HnswIndexInfo *info, const float *query,
+						   bool keep_vectors, MemoryContext cxt);
+extern void HnswSearchEnd(HnswSearch *s);
+
+/* Forget everything; start a new layer search. */
+extern void HnswSearchReset(HnswSearch *s);
+
+/* Visit the element at tid (if not yet visited); its pool index or -1. */
+extern int	HnswSearchVisit(HnswSearch *s, ItemPointer tid);
+
+/*
+ * Search layer lc from the given pool entries with ef; afterwards the top
+ * heap holds up to ef best live elements.  Sorted ascending into out[].
+ */
+extern void HnswSearchLayer(HnswSearch *s, const int *entries, int nentries,
+							int ef, int lc);
+
+/* Greedy descent from the entry point to layer target+1; returns pool index. */
+extern int	HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level,
+							  int target);
+
+/*
+ * Next element of a layer-0 search in distance order (resuming the search
+ * when the current round is used up and resume is true), or -1.
+ */
+extern int	HnswSearchNext(HnswSearch *s, bool resume);
+
+/*
+ * Read the vector, flags and neighbour tid of one element; false if the
+ * tuple is not an element (the caller treats it as gone).
+ */
+extern bool HnswLoadElement(Relation index, const HnswIndexInfo *info,
+							ItemPointer tid, float *vector, uint8 *flags,
+							uint8 *level, ItemPointer neighbortid);
+
+/* Copy the level-lc slots of a neighbour tuple; returns how many valid. */
+extern int	HnswLoadNeighbors(Relation index, const HnswIndexInfo *info,
+							  ItemPointer neighbortid, int lc,
+							  ItemPointerData *out);
+
+/*
+ * The neighbour-selection heuristic of the HNSW paper (algorithm 4 without
+ * extension): from candidates sorted ascending by distance to the base,
+ * keep each one that is closer to the base than to every one kept before,
+ * up to max.  Candidates need vectors.  Returns how many were kept, their
+ * indices (into cands) in selected[].
+ */
+extern int	HnswSelectNeighbors(const HnswIndexInfo *info, HnswCandidate **cands,
+								int ncands, int max, int *selected);
+
+#endif							/* VECQ_HNSW_SEARCH_H */

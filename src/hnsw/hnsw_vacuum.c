@@ -1,0 +1,395 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_vacuum.c
+ *	  VACUUM for HNSW: mark the elements of dead heap rows deleted, then
+ *	  repair the graph around them.
+ *
+ * Pass 1 visits every data page under an exclusive buffer lock; an element
+ * whose heap row the callback reports dead loses its heap TID and is
+ * flagged deleted, so no scan can return it from then on.  Pass 2 runs
+ * with the exclusive metapage lock (no insert runs meanwhile; scans do):
+ * every live element with a deleted neighbour at some level gets a new list
+ * there, chosen by the selection heuristic among its live neighbours and
+ * the live neighbours of its deleted ones (filled up with the nearest
+ * others), so the graph stays connected without the deleted elements.  If
+ * the entry point was deleted, the live element with the highest level
+ * replaces it.  Deleted element tuples stay on their pages, unreachable;
+ * their space is not reused yet (REINDEX reclaims it).
+ *
+ * src/hnsw/hnsw_vacuum.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "commands/vacuum.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "hnsw/hnsw.h"
+#include "hnsw/hnsw_search.h"
+
+typedef struct VacuumState
+{
+	Relation	index;
+	const HnswIndexInfo *info;
+	BufferAccessStrategy strategy;
+	uint64	   *deleted;		/* sorted keys of deleted elements */
+	int64		ndeleted;
+	int64		maxdeleted;
+	ItemPointerData best;		/* live element with the highest level */
+	int			best_level;
+} VacuumState;
+
+static inline uint64
+tid_key(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
+		ItemPointerGetOffsetNumber(tid);
+}
+
+static int
+cmp_key(const void *a, const void *b)
+{
+	uint64		x = *(const uint64 *) a,
+				y = *(const uint64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+static bool
+is_deleted(VacuumState *vs, ItemPointer tid)
+{
+	uint64		key = tid_key(tid);
+
+	return bsearch(&key, vs->deleted, vs->ndeleted, sizeof(uint64), cmp_key) != NULL;
+}
+
+static void
+remember_deleted(VacuumState *vs, ItemPointer tid)
+{
+	if (vs->ndeleted == vs->maxdeleted)
+	{
+		vs->maxdeleted *= 2;
+		vs->deleted = repalloc_huge(vs->deleted, sizeof(uint64) * vs->maxdeleted);
+	}
+	vs->deleted[vs->ndeleted++] = tid_key(tid);
+}
+
+/* Pass 1: flag the elements of dead rows; count live ones. */
+static void
+mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
+			 IndexBulkDeleteCallback callback, void *callback_state)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		GenericXLogState *state = NULL;
+		OffsetNumber maxoff;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 vs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page) || !(HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+			ItemPointerData tid;
+
+			if (etup->type != HNSW_ELEMENT_TUPLE)
+				continue;
+			ItemPointerSet(&tid, blkno, off);
+			if (etup->flags & HNSW_ELEMENT_DELETED)
+			{
+				remember_deleted(vs, &tid);
+				continue;
+			}
+			if (callback(&etup->heaptid, callback_state))
+			{
+				if (state == NULL)
+				{
+					state = GenericXLogStart(vs->index);
+					page = GenericXLogRegisterBuffer(state, buf, 0);
+					etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+				}
+				etup->flags |= HNSW_ELEMENT_DELETED;
+				ItemPointerSetInvalid(&etup->heaptid);
+				remember_deleted(vs, &tid);
+				stats->tuples_removed++;
+				continue;
+			}
+			stats->num_index_tuples++;
+			if (etup->level > vs->best_level)
+			{
+				vs->best_level = etup->level;
+				vs->best = tid;
+			}
+		}
+		if (state)
+			GenericXLogFinish(state);
+		UnlockReleaseBuffer(buf);
+	}
+	stats->num_pages = nblocks;
+	qsort(vs->deleted, vs->ndeleted, sizeof(uint64), cmp_key);
+}
+
+/* Give element etid (vector evec) a new level-lc list without deleted ones. */
+static void
+repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer etid,
+			 int lc, ItemPointerData *cur, int n)
+{
+	const HnswIndexInfo *info = vs->info;
+	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
+	int			maxc = cap + cap * cap;
+	ItemPointerData *ctids = palloc(sizeof(ItemPointerData) * maxc);
+	int			nc = 0;
+	HnswCandidate *cands;
+	HnswCandidate **sorted;
+	int		   *selected;
+	ItemPointerData *next;
+	int			nsel;
+	ItemPointerData sub[2 * HNSW_MAX_M];
+
+	/* live neighbours, and the live neighbours of deleted ones */
+	for (int i = 0; i < n; i++)
+	{
+		if (!is_deleted(vs, &cur[i]))
+			ctids[nc++] = cur[i];
+		else
+		{
+			ItemPointerData dn;
+			int			ns;
+
+			HnswLoadElement(vs->index, info, &cur[i], NULL, NULL, NULL, &dn);
+			ns = HnswLoadNeighbors(vs->index, info, &dn, lc, sub);
+			for (int j = 0; j < ns && nc < maxc; j++)
+			{
+				bool		dup = ItemPointerEquals(&sub[j], etid) || is_deleted(vs, &sub[j]);
+
+				for (int k = 0; k < nc && !dup; k++)
+					dup = ItemPointerEquals(&ctids[k], &sub[j]);
+				if (!dup)
+					ctids[nc++] = sub[j];
+			}
+		}
+	}
+
+	cands = palloc(sizeof(HnswCandidate) * Max(nc, 1));
+	sorted = palloc(sizeof(HnswCandidate *) * Max(nc, 1));
+	selected = palloc(sizeof(int) * Max(nc, 1));
+	next = palloc(sizeof(ItemPointerData) * cap);
+	for (int i = 0; i < nc; i++)
+	{
+		HnswCandidate *x = &cands[i];
+		int			j;
+
+		x->tid = ctids[i];
+		x->vector = palloc(HnswElementDataSize(info));
+		HnswLoadElement(vs->index, info, &ctids[i], x->vector, NULL, NULL, NULL);
+		x->dist = HnswDistance(info->metric, evec, x->vector, info->dimensions);
+		/* insertion into sorted[] */
+		for (j = i - 1; j >= 0 && sorted[j]->dist > x->dist; j--)
+			sorted[j + 1] = sorted[j];
+		sorted[j + 1] = x;
+	}
+	nsel = HnswSelectNeighbors(info, sorted, nc, cap, selected);
+	for (int i = 0; i < nsel; i++)
+		next[i] = sorted[selected[i]]->tid;
+	/* fill up with the nearest of those the heuristic passed over */
+	for (int i = 0; i < nc && nsel < cap; i++)
+	{
+		bool		taken = false;
+
+		for (int j = 0; j < nsel && !taken; j++)
+			taken = ItemPointerEquals(&next[j], &sorted[i]->tid);
+		if (!taken)
+			next[nsel++] = sorted[i]->tid;
+	}
+	/* inserts are locked out, so the list cannot have changed meanwhile */
+	(void) HnswReplaceNeighbors(vs->index, info, ntid, lc, cur, n, next, nsel);
+}
+
+/* Pass 2: repair the lists that point to deleted elements. */
+static void
+repair_graph(VacuumState *vs)
+{
+	const HnswIndexInfo *info = vs->info;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum repair",
+											  ALLOCSET_DEFAULT_SIZES);
+	float	   *evec = palloc(HnswElementDataSize(info));
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+		ItemPointerData todo[MaxOffsetNumber];
+		int			ntodo = 0;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (PageIsNew(page) || !(HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+			if (etup->type == HNSW_ELEMENT_TUPLE && !(etup->flags & HNSW_ELEMENT_DELETED))
+			{
+				/* ItemPointerSet evaluates its pointer argument twice */
+				ItemPointerSet(&todo[ntodo], blkno, off);
+				ntodo++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+
+		for (int i = 0; i < ntodo; i++)
+		{
+			ItemPointerData ntid;
+			uint8		level;
+			MemoryContext old = MemoryContextSwitchTo(cxt);
+
+			HnswLoadElement(vs->index, info, &todo[i], evec, NULL, &level, &ntid);
+			for (int lc = 0; lc <= level; lc++)
+			{
+				ItemPointerData cur[2 * HNSW_MAX_M];
+				int			n = HnswLoadNeighbors(vs->index, info, &ntid, lc, cur);
+				bool		touched = false;
+
+				for (int j = 0; j < n && !touched; j++)
+					touched = is_deleted(vs, &cur[j]);
+				if (touched)
+					repair_level(vs, &ntid, evec, &todo[i], lc, cur, n);
+			}
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(cxt);
+		}
+	}
+	MemoryContextDelete(cxt);
+}
+
+/* Replace a deleted entry point. */
+static void
+repair_entry(VacuumState *vs)
+{
+	Buffer		mbuf = ReadBuffer(vs->index, HNSW_METAPAGE_BLKNO);
+	GenericXLogState *state;
+	Page		page;
+	HnswMetaPage m;
+
+	LockBuffer(mbuf, BUFFER_LOCK_EXCLUSIVE);
+	state = GenericXLogStart(vs->index);
+	page = GenericXLogRegisterBuffer(state, mbuf, 0);
+	m = HnswPageGetMeta(page);
+	if (m->entry_level >= 0 && is_deleted(vs, &m->entry))
+	{
+		if (vs->best_level >= 0)
+		{
+			m->entry = vs->best;
+			m->entry_level = vs->best_level;
+		}
+		else
+		{
+			ItemPointerSetInvalid(&m->entry);
+			m->entry_level = -1;
+		}
+		GenericXLogFinish(state);
+	}
+	else
+		GenericXLogAbort(state);
+	UnlockReleaseBuffer(mbuf);
+}
+
+IndexBulkDeleteResult *
+hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+			   IndexBulkDeleteCallback callback, void *callback_state)
+{
+	VacuumState vs;
+
+	if (stats == NULL)
+		stats = palloc0(sizeof(IndexBulkDeleteResult));
+	memset(&vs, 0, sizeof(vs));
+	vs.index = info->index;
+	vs.info = HnswGetIndexInfo(info->index);
+	vs.strategy = info->strategy;
+	vs.maxdeleted = 1024;
+	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
+	vs.best_level = -1;
+
+	/* this pass counts live elements afresh */
+	stats->num_index_tuples = 0;
+	mark_deleted(&vs, stats, callback, callback_state);
+	if (vs.ndeleted > 0)
+	{
+		LockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+		repair_graph(&vs);
+		repair_entry(&vs);
+		UnlockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+	}
+	pfree(vs.deleted);
+	return stats;
+}
+
+/* Count live elements and pages (when no bulk delete ran, for statistics). */
+IndexBulkDeleteResult *
+hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
+{
+	BlockNumber nblocks;
+
+	if (info->analyze_only)
+		return stats;
+	if (stats != NULL)
+		return stats;
+
+	stats = palloc0(sizeof(IndexBulkDeleteResult));
+	nblocks = RelationGetNumberOfBlocks(info->index);
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber maxoff;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
+								 info->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && (HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
+		{
+			maxoff = PageGetMaxOffsetNumber(page);
+			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+			{
+				HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+
+				if (etup->type == HNSW_ELEMENT_TUPLE &&
+					!(etup->flags & HNSW_ELEMENT_DELETED))
+					stats->num_index_tuples++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+	stats->num_pages = nblocks;
+	stats->estimated_count = false;
+	return stats;
+}

@@ -1,0 +1,147 @@
+-- HNSW: search results against exact answers, for every opclass; planner
+-- choices; iterative scans under filters; vacuum; large vectors.
+
+SELECT setseed(0.42);
+CREATE TABLE pts (id int PRIMARY KEY, v vector(8));
+INSERT INTO pts
+  SELECT i, (SELECT array_agg(round((random() * 20 - 10)::numeric, 2)::float4) FROM generate_series(1, 8) WHERE i > 0)::vector
+  FROM generate_series(1, 3000) i;
+CREATE TABLE queries (id int PRIMARY KEY, v vector(8));
+INSERT INTO queries
+  SELECT i, (SELECT array_agg(round((random() * 20 - 10)::numeric, 2)::float4) FROM generate_series(1, 8) WHERE i > 0)::vector
+  FROM generate_series(1, 20) i;
+ANALYZE pts;
+
+-- recall@10 over 20 queries, by the index vs by sorting (ties count)
+CREATE FUNCTION recall(op text) RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+  q record;
+  hits int := 0;
+  kth float8;
+  got int;
+BEGIN
+  FOR q IN SELECT * FROM queries ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    EXECUTE format('SELECT count(*) FROM (SELECT v FROM pts ORDER BY v %s $1 LIMIT 10) s
+                    WHERE s.v %s $1 <= (SELECT max(d) FROM (SELECT (p.v %s $1) + 0 AS d FROM pts p
+                                        ORDER BY 1 LIMIT 10) e)', op, op, op)
+      INTO got USING q.v;
+    hits := hits + got;
+  END LOOP;
+  RETURN round(hits / 200.0, 2);
+END $$;
+
+CREATE INDEX pts_l2 ON pts USING hnsw (v vector_l2_ops);
+-- the exact side of recall() sorts, it does not use the index
+EXPLAIN (COSTS OFF) SELECT (v <-> '[1,2,3,4,5,6,7,8]') + 0 AS d FROM pts ORDER BY 1 LIMIT 10;
+EXPLAIN (COSTS OFF) SELECT id FROM pts ORDER BY v <-> '[1,2,3,4,5,6,7,8]' LIMIT 10;
+-- no ORDER BY or ORDER BY another operator: the index cannot help
+EXPLAIN (COSTS OFF) SELECT id FROM pts WHERE v <-> '[1,2,3,4,5,6,7,8]' < 5;
+EXPLAIN (COSTS OFF) SELECT id FROM pts ORDER BY v <#> '[1,2,3,4,5,6,7,8]' LIMIT 10;
+-- all rows in order: a sort is cheaper
+EXPLAIN (COSTS OFF) SELECT id FROM pts ORDER BY v <-> '[1,2,3,4,5,6,7,8]';
+-- the query vector from a subquery, as prepared statements and pgbench send it
+EXPLAIN (COSTS OFF) SELECT id FROM pts ORDER BY v <-> (SELECT v FROM queries WHERE id = 1) LIMIT 10;
+SET hnsw.ef_search = 100;
+SELECT recall('<->') AS l2_recall;
+DROP INDEX pts_l2;
+
+CREATE INDEX pts_ip ON pts USING hnsw (v vector_ip_ops);
+SELECT recall('<#>') AS ip_recall;
+DROP INDEX pts_ip;
+CREATE INDEX pts_cos ON pts USING hnsw (v vector_cosine_ops);
+SELECT recall('<=>') AS cosine_recall;
+DROP INDEX pts_cos;
+CREATE INDEX pts_l1 ON pts USING hnsw (v vector_l1_ops);
+SELECT recall('<+>') AS l1_recall;
+DROP INDEX pts_l1;
+
+-- without iterative scans, ef_search bounds the rows a scan returns
+CREATE INDEX pts_l2 ON pts USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8);
+SET hnsw.iterative_scan = off;
+SET hnsw.ef_search = 5;
+SELECT recall('<->') <= 0.5 AS at_most_half;
+RESET hnsw.iterative_scan;
+SET hnsw.ef_search = 100;
+
+-- cosine: zero vectors are not indexed (their distance is NaN)
+CREATE TABLE cz (id int, v vector(2));
+INSERT INTO cz VALUES (1, '[1,0]'), (2, '[0,0]'), (3, '[0,1]'), (4, '[1,1]');
+CREATE INDEX ON cz USING hnsw (v vector_cosine_ops);
+INSERT INTO cz VALUES (5, '[0,0]'), (6, '[2,0.1]');
+SET enable_seqscan = off;
+SELECT id, round((v <=> '[1,0]')::numeric, 4) AS d FROM cz ORDER BY v <=> '[1,0]' LIMIT 10;
+-- a zero query vector: every distance is NaN, rows come in no useful order
+SELECT count(*) FROM (SELECT id FROM cz ORDER BY v <=> '[0,0]' LIMIT 10) s;
+RESET enable_seqscan;
+
+-- iterative scans: rows filtered after the index are made up for
+SET enable_seqscan = off;
+SET hnsw.ef_search = 10;
+SET hnsw.iterative_scan = off;
+SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+-- strict order: the distances never go down
+SELECT bool_and(d >= prev) AS ordered FROM (
+  SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev FROM (
+    SELECT row_number() OVER () AS n, v <-> '[0,0,0,0,0,0,0,0]' AS d
+    FROM (SELECT v FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 200) s) t) u;
+SET hnsw.iterative_scan = relaxed_order;
+SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+-- a filter no row passes: the scan ends at max_scan_tuples
+SET hnsw.max_scan_tuples = 500;
+SELECT count(*) FROM (SELECT id FROM pts WHERE id < 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+RESET hnsw.max_scan_tuples;
+-- LIMIT beyond ef_search returns every row asked for
+SET hnsw.iterative_scan = strict_order;
+SELECT count(*) FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 500) s;
+RESET hnsw.iterative_scan;
+SET hnsw.ef_search = 100;
+RESET enable_seqscan;
+
+-- vacuum: deleted rows never come back; recall holds after delete + reinsert
+DROP INDEX pts_l2;
+CREATE INDEX pts_l2 ON pts USING hnsw (v vector_l2_ops);
+CREATE TABLE saved AS SELECT * FROM pts WHERE id % 2 = 0;
+DELETE FROM pts WHERE id % 2 = 0;
+VACUUM pts;
+SET enable_seqscan = off;
+SELECT count(*) AS even_ids_found FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 300) s
+  WHERE id % 2 = 0;
+RESET enable_seqscan;
+SELECT recall('<->') AS after_delete;
+INSERT INTO pts SELECT * FROM saved;
+-- inserts draw random levels, so the graph differs from run to run
+SELECT recall('<->') >= 0.98 AS after_reinsert;
+VACUUM pts;
+SELECT recall('<->') >= 0.98 AS after_vacuum;
+-- vacuum statistics count live elements
+SELECT reltuples FROM pg_class WHERE relname = 'pts_l2';
+-- delete everything: the entry point goes, the index is empty, then refills
+DELETE FROM pts;
+VACUUM pts;
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 5) s;
+INSERT INTO pts SELECT * FROM saved WHERE id <= 100;
+SELECT count(*) FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 5) s;
+RESET enable_seqscan;
+
+-- vectors too large for a page live on overflow pages (up to 16000 dims)
+CREATE TABLE wide (id int, v vector(3000));
+INSERT INTO wide SELECT i, array_fill(i::float4, ARRAY[3000])::vector FROM generate_series(1, 20) i;
+CREATE INDEX wide_v ON wide USING hnsw (v vector_l2_ops);
+INSERT INTO wide SELECT i, array_fill(i::float4, ARRAY[3000])::vector FROM generate_series(21, 30) i;
+SET enable_seqscan = off;
+SELECT id FROM wide ORDER BY v <-> array_fill(7.2::float4, ARRAY[3000])::vector LIMIT 3;
+SELECT id FROM wide ORDER BY v <-> array_fill(24.9::float4, ARRAY[3000])::vector LIMIT 3;
+RESET enable_seqscan;
+CREATE TABLE widest (id int, v vector(16000));
+INSERT INTO widest SELECT i, array_fill(i::float4, ARRAY[16000])::vector FROM generate_series(1, 5) i;
+CREATE INDEX ON widest USING hnsw (v vector_ip_ops);
+SET enable_seqscan = off;
+SELECT id FROM widest ORDER BY v <#> array_fill(1::float4, ARRAY[16000])::vector LIMIT 2;
+RESET enable_seqscan;
+
+DROP TABLE pts, queries, saved, cz, wide, widest;
+DROP FUNCTION recall(text);
