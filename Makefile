@@ -54,5 +54,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: rebuild everything when a header
+# changes (a struct changing under a stale object file crashes the server)
+$(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
+
 sql/vecq--0.2.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql
 	cat $^ > $@

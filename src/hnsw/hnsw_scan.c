@@ -8,8 +8,9 @@
  * order.  With hnsw.iterative_scan off the scan ends there (at most
  * ef_search rows).  Otherwise, when the executor asks for more (because
  * rows were filtered out after the index: RLS, WHERE clauses), the search
- * resumes from where it stopped, ef_search more at a time, until the graph
- * is exhausted or hnsw.max_scan_tuples elements have been visited.  In
+ * resumes best-first from where it stopped, until the graph is exhausted or
+ * hnsw.max_scan_tuples elements have been visited (then the elements
+ * already found are still returned, in order).  In
  * strict_order a row closer than one already returned is skipped, so the
  * output is always ordered; relaxed_order returns it (slightly out of
  * order, which an outer ORDER BY can repair).
@@ -136,9 +137,9 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	while (!so->done)
 	{
 		MemoryContext old = MemoryContextSwitchTo(so->cxt);
-		bool		resume = hnsw_iterative_scan != HNSW_ITERATIVE_SCAN_OFF &&
-			so->search.ndistances < (uint64) hnsw_max_scan_tuples;
-		int			i = HnswSearchNext(&so->search, resume);
+		uint64		budget = hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ? 0 :
+			(uint64) hnsw_max_scan_tuples;
+		int			i = HnswSearchNext(&so->search, budget);
 		HnswCandidate *c;
 
 		MemoryContextSwitchTo(old);

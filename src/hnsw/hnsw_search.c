@@ -268,6 +268,7 @@ HnswSearchReset(HnswSearch *s)
 	s->npool = 0;
 	s->ncand = s->ntop = s->nrest = 0;
 	s->nout = s->outpos = 0;
+	s->resumed = false;
 	memset(s->visited.keys, 0, sizeof(uint64) * (s->visited.mask + 1));
 	s->visited.count = 0;
 }
@@ -370,64 +371,72 @@ offer(HnswSearch *s, int i)
 }
 
 /*
- * Expand candidates until the best unexpanded one is farther than the worst
- * of a full top heap.  Deleted elements are expanded (they bridge the graph)
- * but never enter the result heaps, so a graph with many deleted elements
- * is searched further rather than returning fewer results.
+ * Expand one candidate: visit its neighbours on the current layer.  New
+ * elements become candidates; live ones are offered to the result heaps
+ * (bounded search) or go straight to the rest heap (resumed search).  A
+ * bounded search does not keep an element worse than a full top heap's
+ * worst as a candidate worth expanding first, but keeps it as a candidate
+ * for a later resumed search.
+ */
+static void
+expand_one(HnswSearch *s, int c)
+{
+	ItemPointerData nbrs[2 * HNSW_MAX_M];
+	ItemPointerData ntid = s->pool[c].neighbortid;
+	Buffer		buf;
+	HnswNeighborTuple ntup;
+	int			first = HNSW_LEVEL_FIRST_SLOT(s->layer, s->info->m);
+	int			nslots = HNSW_LEVEL_SLOTS(s->layer, s->info->m);
+	int			n = 0;
+
+	if (s->pool[c].level < s->layer)
+		return;
+	buf = search_lock(s, ItemPointerGetBlockNumber(&ntid));
+	ntup = page_tuple(s->index, BufferGetPage(buf), &ntid, HNSW_NEIGHBOR_TUPLE);
+	if (s->layer <= ntup->level)
+		for (int i = 0; i < nslots; i++)
+		{
+			if (!ItemPointerIsValid(&ntup->slots[first + i]))
+				break;
+			nbrs[n++] = ntup->slots[first + i];
+		}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+
+	for (int i = 0; i < n; i++)
+	{
+		int			e = HnswSearchVisit(s, &nbrs[i]);
+
+		if (e < 0)
+			continue;
+		heap_push(s, s->cand, &s->ncand, e, false);
+		if (s->resumed || (s->ntop >= s->ef && s->pool[e].dist > DIST(s, s->top[0])))
+		{
+			if (!s->pool[e].deleted)
+				heap_push(s, s->rest, &s->nrest, e, false);
+		}
+		else
+			offer(s, e);
+	}
+}
+
+/*
+ * The bounded search of one layer: expand candidates until the best
+ * unexpanded one is farther than the worst of a full top heap.  Deleted
+ * elements are expanded (they bridge the graph) but never enter the result
+ * heaps.
  */
 static void
 expand(HnswSearch *s)
 {
-	ItemPointerData nbrs[2 * HNSW_MAX_M];
-
 	while (s->ncand > 0)
 	{
 		int			c = s->cand[0];
-		int			n;
 
 		if (s->ntop >= s->ef && s->pool[c].dist > DIST(s, s->top[0]))
 			break;
 		(void) heap_pop(s, s->cand, &s->ncand, false);
 		CHECK_FOR_INTERRUPTS();
-
-		if (s->pool[c].level < s->layer)
-			continue;
-		{
-			ItemPointerData ntid = s->pool[c].neighbortid;
-			Buffer		buf = search_lock(s, ItemPointerGetBlockNumber(&ntid));
-			HnswNeighborTuple ntup = page_tuple(s->index, BufferGetPage(buf),
-												&ntid, HNSW_NEIGHBOR_TUPLE);
-			int			first = HNSW_LEVEL_FIRST_SLOT(s->layer, s->info->m);
-			int			nslots = HNSW_LEVEL_SLOTS(s->layer, s->info->m);
-
-			n = 0;
-			if (s->layer <= ntup->level)
-				for (int i = 0; i < nslots; i++)
-				{
-					if (!ItemPointerIsValid(&ntup->slots[first + i]))
-						break;
-					nbrs[n++] = ntup->slots[first + i];
-				}
-			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-		}
-		for (int i = 0; i < n; i++)
-		{
-			int			e = HnswSearchVisit(s, &nbrs[i]);
-
-			if (e < 0)
-				continue;
-			/* a full top heap only wants elements better than its worst */
-			if (s->ntop >= s->ef && s->pool[e].dist > DIST(s, s->top[0]))
-			{
-				if (!s->pool[e].deleted)
-					heap_push(s, s->rest, &s->nrest, e, false);
-				/* still a candidate for later rounds of an iterative scan */
-				heap_push(s, s->cand, &s->ncand, e, false);
-				continue;
-			}
-			heap_push(s, s->cand, &s->ncand, e, false);
-			offer(s, e);
-		}
+		expand_one(s, c);
 	}
 }
 
@@ -492,21 +501,38 @@ HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level, int target)
 }
 
 int
-HnswSearchNext(HnswSearch *s, bool resume)
+HnswSearchNext(HnswSearch *s, uint64 budget)
 {
-	while (s->outpos >= s->nout)
+	if (s->outpos < s->nout)
+		return s->out[s->outpos++];
+	if (budget == 0)
+		return -1;
+
+	/*
+	 * The first round is used up: go on best-first.  Everything discovered
+	 * and not returned is in the rest heap (the top heap was drained into
+	 * the first round's output); before returning the nearest of it, expand
+	 * every candidate nearer than that, so that rows come out as nearly in
+	 * order as the graph allows.  When the budget of visited elements is
+	 * spent, what was already discovered is still returned, in order.
+	 */
+	if (!s->resumed)
 	{
-		if (!resume)
-			return -1;
-		/* refill the top from the rest and search on */
-		while (s->ntop < s->ef && s->nrest > 0)
-			heap_push(s, s->top, &s->ntop, heap_pop(s, s->rest, &s->nrest, false), true);
-		expand(s);
-		if (s->ntop == 0)
-			return -1;
-		drain_top(s);
+		s->resumed = true;
+		while (s->ntop > 0)
+			heap_push(s, s->rest, &s->nrest, heap_pop(s, s->top, &s->ntop, true), false);
 	}
-	return s->out[s->outpos++];
+	while (s->ncand > 0 && s->ndistances < budget &&
+		   (s->nrest == 0 || DIST(s, s->cand[0]) <= DIST(s, s->rest[0])))
+	{
+		int			c = heap_pop(s, s->cand, &s->ncand, false);
+
+		CHECK_FOR_INTERRUPTS();
+		expand_one(s, c);
+	}
+	if (s->nrest == 0)
+		return -1;
+	return heap_pop(s, s->rest, &s->nrest, false);
 }
 
 /* ---------------- neighbour selection ---------------- */

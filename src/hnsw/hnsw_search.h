@@ -9,8 +9,8 @@
  * elements sit in a max-heap ("top"), the other live ones in a min-heap
  * ("rest").  HnswSearchLayer() runs the classic HNSW layer search; at layer
  * 0 a scan then calls HnswSearchNext() repeatedly, which returns the top
- * elements in distance order and, when they are used up, refills the top
- * from the rest and resumes expanding: the iterative scan.  Only one buffer
+ * elements in distance order and, when they are used up, resumes the
+ * search best-first: the iterative scan.  Only one buffer
  * lock is held at a time, so searches never deadlock with writers.
  *
  * src/hnsw/hnsw_search.h
@@ -64,6 +64,7 @@ typedef struct HnswSearch
 	HnswVisited visited;
 	int			ef;
 	int			layer;
+	bool		resumed;		/* past the first round (HnswSearchNext) */
 
 	/* results of the last round, ascending, for HnswSearchNext */
 	int		   *out;
@@ -99,10 +100,12 @@ extern int	HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level,
 							  int target);
 
 /*
- * Next element of a layer-0 search in distance order (resuming the search
- * when the current round is used up and resume is true), or -1.
+ * Next element of a layer-0 search in distance order, or -1: first the
+ * results of HnswSearchLayer, then, if budget > 0, further elements found
+ * by resuming the search best-first until budget elements have been
+ * visited in all (see hnsw_search.c).
  */
-extern int	HnswSearchNext(HnswSearch *s, bool resume);
+extern int	HnswSearchNext(HnswSearch *s, uint64 budget);
 
 /*
  * Read the vector, flags and neighbour tid of one element; false if the
