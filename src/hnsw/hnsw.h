@@ -127,6 +127,8 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 					   ItemPointer heap_tid, Relation heap,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
+extern void HnswInsertPrepared(Relation index, const HnswIndexInfo *info,
+							   const float *vec, ItemPointer heaptid);
 extern bool HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info,
 								 ItemPointer ntid, int lc,
 								 const ItemPointerData *oldlist, int nold,

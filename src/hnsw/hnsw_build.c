@@ -1,17 +1,31 @@
 /*-------------------------------------------------------------------------
  *
  * hnsw_build.c
- *	  CREATE INDEX for HNSW: the whole graph is built in memory, then its
- *	  pages are written in one sequential pass.
+ *	  CREATE INDEX for HNSW: the graph is built in memory, by the leader and
+ *	  parallel workers together, then its pages are written in one pass.
  *
- * In memory, elements are numbered in heap order; their vectors sit in one
- * contiguous array, their neighbour lists (element numbers and distances)
- * in two more, so the search touches no buffer, takes no lock and makes no
- * allocation per candidate.  Writing happens in two passes: the first
- * places every element tuple and neighbour tuple on a page (which gives
- * each element its item pointer), the second writes the pages with the
- * neighbour lists translated into item pointers.  Pages are written
- * without WAL and logged at the end with log_newpage_range().
+ * The graph lives in an arena of maintenance_work_mem bytes: in dynamic
+ * shared memory for a parallel build, in local memory otherwise.  Each
+ * element is one record in the arena (header, neighbour lists as arena
+ * offsets with their distances, the vector), addressed by its offset, so
+ * the same code runs in every process.  A record's neighbour lists are
+ * guarded by its own LWLock; the entry point by one more.  The search
+ * touches no buffer, makes no allocation per candidate and calls the
+ * distance kernels directly.  Each process scans its share of the heap
+ * (table_index_build_scan over a parallel table scan) and inserts what it
+ * reads.
+ *
+ * When the arena is full, later rows are kept in a per-process tuplestore
+ * (which spills to a temporary file); once the leader has written the
+ * graph to pages, every process inserts its kept rows with the ordinary,
+ * WAL-logged insert path.  The build never fails for lack of memory, but
+ * rows past the arena are inserted at the (slower) on-disk rate: size
+ * maintenance_work_mem to hold the graph (README: Build).
+ *
+ * Pages are written without WAL: a first pass places every element tuple
+ * and neighbour tuple (giving each element its item pointer), a second
+ * writes the pages with neighbour lists translated to item pointers; then
+ * log_newpage_range() logs them all.
  *
  * src/hnsw/hnsw_build.c
  *
@@ -19,19 +33,27 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/generic_xlog.h"
+#include "access/parallel.h"
+#include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
-#include "common/pg_prng.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
+#include "storage/condition_variable.h"
+#include "storage/lwlock.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/tuplestore.h"
 
 #include "common/distance.h"
 #include "hnsw/hnsw.h"
@@ -40,86 +62,189 @@
 #define PROGRESS_HNSW_PHASE_LOAD	2
 #define PROGRESS_HNSW_PHASE_WRITE	3
 
-typedef struct BuildElement
+#define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xB5E0000000000001)
+#define PARALLEL_KEY_HNSW_ARENA		UINT64CONST(0xB5E0000000000002)
+#define PARALLEL_KEY_QUERY_TEXT		UINT64CONST(0xB5E0000000000003)
+
+/* an element's address: its offset in the arena, in units of 8 bytes */
+typedef uint32 ElemRef;
+
+#define ARENA_UNIT		8
+#define NO_ELEM			((ElemRef) 0xFFFFFFFF)
+
+/* One element in the arena; followed by ids[], dists[], vector[]. */
+typedef struct BuildElem
 {
+	LWLock		lock;			/* guards counts, ids and dists */
 	ItemPointerData heaptid;
 	uint8		level;
-	bool		overflow;		/* data on overflow pages */
-	int64		slot0;			/* first slot in the neighbour arrays */
+	bool		overflow;		/* vector goes to overflow pages */
+	uint32		ordinal;		/* 0, 1, 2, ... in order of allocation */
 	ItemPointerData tid;		/* element tuple, once placed */
 	ItemPointerData neighbortid;
 	BlockNumber overflow_first;
-} BuildElement;
+	uint8		counts[HNSW_MAX_LEVEL + 1];
+} BuildElem;
 
+/* State shared by all participants, at the start of the DSM (or local). */
+typedef struct HnswShared
+{
+	/* set before the scan starts */
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	HnswIndexInfo info;
+	Size		arena_size;
+	Size		elem_header;	/* MAXALIGN(sizeof(BuildElem)) */
+	int			tranche;
+
+	LWLock		entrylock;		/* guards entry and maxlevel */
+	ElemRef		entry;
+	int			maxlevel;
+
+	slock_t		mutex;			/* guards the rest */
+	Size		used;			/* bytes of the arena handed out */
+	uint32		nelements;
+	bool		full;			/* a record did not fit */
+	double		reltuples;
+	double		indtuples;		/* rows in the in-memory graph */
+	double		nspilled;		/* rows inserted after it was written */
+	int			nparticipantsdone;
+	bool		written;		/* the leader has written the pages */
+	ConditionVariable cv;
+
+	/* ParallelTableScanDescData follows, for parallel builds */
+} HnswShared;
+
+#define ParallelTableScanFromHnswShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(HnswShared))))
+
+/* One participant's view of the build. */
 typedef struct HnswBuildState
 {
 	Relation	heap;
 	Relation	index;
-	HnswIndexInfo info;
-	MemoryContext graphcxt;		/* the graph */
+	HnswShared *shared;
+	char	   *arena;
+	const HnswIndexInfo *info;
+	bool		leader;
+	MemoryContext buildcxt;		/* lives as long as the build */
 	MemoryContext tmpcxt;		/* reset per heap tuple */
 
-	BuildElement *elems;
-	int64		n;
-	int64		maxn;
-	float	   *vectors;		/* n * dimensions */
-	int32	   *nbr;			/* neighbour element numbers, -1 = empty */
-	float	   *nbrdist;		/* their distances */
-	int64		nslots;
-	int64		maxslots;
-
-	int64		entry;			/* -1: empty graph */
-	int			maxlevel;
-
 	/* search scratch */
-	uint32	   *visited;		/* per element: stamp of last visit */
+	uint32	   *visited;		/* per ordinal: stamp of last visit */
+	uint32		maxvisited;
 	uint32		stamp;
-	int64		maxvisited;
 	struct BuildCand *cand;
 	struct BuildCand *top;
 	int			maxheap;
-	float	   *prepared;		/* one prepared vector */
 
+	Tuplestorestate *spill;		/* rows that found the arena full */
+	TupleDesc	spilldesc;
+	double		indtuples;		/* rows this participant indexed */
+	double		spilled;
 	pg_prng_state prng;
-	double		indtuples;
-	double		reltuples;
 } HnswBuildState;
 
 typedef struct BuildCand
 {
 	float		dist;
-	int32		id;
+	ElemRef		ref;
 } BuildCand;
 
-/* ---------------- in-memory graph ---------------- */
+PGDLLEXPORT void hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc);
+
+/* ---------------- the arena ---------------- */
+
+static inline BuildElem *
+elem(HnswBuildState *bs, ElemRef ref)
+{
+	return (BuildElem *) (bs->arena + (Size) ref * ARENA_UNIT);
+}
+
+static inline ElemRef *
+elem_ids(HnswBuildState *bs, BuildElem *e)
+{
+	return (ElemRef *) ((char *) e + bs->shared->elem_header);
+}
 
 static inline float *
-vec_of(HnswBuildState *bs, int64 id)
+elem_dists(HnswBuildState *bs, BuildElem *e)
 {
-	return bs->vectors + id * bs->info.dimensions;
+	return (float *) (elem_ids(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
 }
+
+static inline float *
+elem_vec(HnswBuildState *bs, BuildElem *e)
+{
+	return elem_dists(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m);
+}
+
+static Size
+elem_size(const HnswShared *shared, int level)
+{
+	return MAXALIGN(shared->elem_header +
+					(sizeof(ElemRef) + sizeof(float)) * HNSW_NEIGHBOR_SLOTS(level, shared->info.m) +
+					sizeof(float) * shared->info.dimensions);
+}
+
+/* Claim a record for an element of this level; NULL when the arena is full. */
+static BuildElem *
+arena_alloc(HnswBuildState *bs, int level, ElemRef *ref)
+{
+	HnswShared *shared = bs->shared;
+	Size		size = elem_size(shared, level);
+	Size		off = 0;
+	uint32		ordinal = 0;
+	bool		ok;
+	BuildElem  *e;
+
+	SpinLockAcquire(&shared->mutex);
+	ok = !shared->full && shared->used + size <= shared->arena_size &&
+		(shared->used + size) / ARENA_UNIT < NO_ELEM;
+	if (ok)
+	{
+		off = shared->used;
+		shared->used += size;
+		ordinal = shared->nelements++;
+	}
+	else
+		shared->full = true;
+	SpinLockRelease(&shared->mutex);
+	if (!ok)
+		return NULL;
+
+	e = (BuildElem *) (bs->arena + off);
+	LWLockInitialize(&e->lock, shared->tranche);
+	e->level = (uint8) level;
+	e->ordinal = ordinal;
+	memset(e->counts, 0, sizeof(e->counts));
+	ItemPointerSetInvalid(&e->tid);
+	ItemPointerSetInvalid(&e->neighbortid);
+	e->overflow_first = InvalidBlockNumber;
+	*ref = (ElemRef) (off / ARENA_UNIT);
+	return e;
+}
+
+/* ---------------- the graph ---------------- */
 
 static inline float
 dist_between(HnswBuildState *bs, const float *a, const float *b)
 {
-	return (float) HnswDistance(bs->info.metric, a, b, bs->info.dimensions);
+	return (float) HnswDistance(bs->info->metric, a, b, bs->info->dimensions);
 }
 
-static inline int64
-level_slot(HnswBuildState *bs, int64 id, int lc)
-{
-	return bs->elems[id].slot0 + HNSW_LEVEL_FIRST_SLOT(lc, bs->info.m);
-}
-
+/* Copy the level-lc list of e (under its lock); returns the count. */
 static int
-level_count(HnswBuildState *bs, int64 id, int lc)
+copy_list(HnswBuildState *bs, BuildElem *e, int lc, ElemRef *out)
 {
-	int64		first = level_slot(bs, id, lc);
-	int			cap = HNSW_LEVEL_SLOTS(lc, bs->info.m);
-	int			n = 0;
+	int			first = HNSW_LEVEL_FIRST_SLOT(lc, bs->info->m);
+	int			n;
 
-	while (n < cap && bs->nbr[first + n] >= 0)
-		n++;
+	LWLockAcquire(&e->lock, LW_SHARED);
+	n = e->counts[lc];
+	memcpy(out, elem_ids(bs, e) + first, sizeof(ElemRef) * n);
+	LWLockRelease(&e->lock);
 	return n;
 }
 
@@ -179,6 +304,25 @@ ensure_heaps(HnswBuildState *bs, int need)
 	}
 }
 
+/* true if e was not yet visited in this search (and marks it) */
+static inline bool
+visit(HnswBuildState *bs, BuildElem *e)
+{
+	if (e->ordinal >= bs->maxvisited)
+	{
+		uint32		newmax = Max(bs->maxvisited * 2, e->ordinal + 1024);
+
+		bs->visited = repalloc_huge(bs->visited, sizeof(uint32) * (Size) newmax);
+		memset(bs->visited + bs->maxvisited, 0,
+			   sizeof(uint32) * (Size) (newmax - bs->maxvisited));
+		bs->maxvisited = newmax;
+	}
+	if (bs->visited[e->ordinal] == bs->stamp)
+		return false;
+	bs->visited[e->ordinal] = bs->stamp;
+	return true;
+}
+
 /*
  * Layer search (algorithm 2 of the paper) from the entries in top[0..nent),
  * with ef; leaves the result in top[] as a max-heap and returns its size.
@@ -189,16 +333,17 @@ search_layer(HnswBuildState *bs, const float *q, int nent, int ef, int lc)
 	int			ncand = 0;
 	int			ntop = 0;
 	BuildCand  *entries = palloc(sizeof(BuildCand) * Max(nent, 1));
+	ElemRef		nbrs[2 * HNSW_MAX_M];
 
 	memcpy(entries, bs->top, sizeof(BuildCand) * nent);
 	if (++bs->stamp == 0)
 	{
-		memset(bs->visited, 0, sizeof(uint32) * bs->maxvisited);
+		memset(bs->visited, 0, sizeof(uint32) * (Size) bs->maxvisited);
 		bs->stamp = 1;
 	}
 	for (int i = 0; i < nent; i++)
 	{
-		bs->visited[entries[i].id] = bs->stamp;
+		(void) visit(bs, elem(bs, entries[i].ref));
 		cand_push(bs->cand, &ncand, entries[i], false);
 		cand_push(bs->top, &ntop, entries[i], true);
 		if (ntop > ef)
@@ -209,25 +354,20 @@ search_layer(HnswBuildState *bs, const float *q, int nent, int ef, int lc)
 	while (ncand > 0)
 	{
 		BuildCand	c = cand_pop(bs->cand, &ncand, false);
-		int64		first;
-		int			cap;
+		int			n;
 
 		if (ntop >= ef && c.dist > bs->top[0].dist)
 			break;
-		first = level_slot(bs, c.id, lc);
-		cap = HNSW_LEVEL_SLOTS(lc, bs->info.m);
-		for (int i = 0; i < cap; i++)
+		n = copy_list(bs, elem(bs, c.ref), lc, nbrs);
+		for (int i = 0; i < n; i++)
 		{
-			int32		e = bs->nbr[first + i];
+			BuildElem  *e = elem(bs, nbrs[i]);
 			BuildCand	nc;
 
-			if (e < 0)
-				break;
-			if (bs->visited[e] == bs->stamp)
+			if (!visit(bs, e))
 				continue;
-			bs->visited[e] = bs->stamp;
-			nc.dist = dist_between(bs, q, vec_of(bs, e));
-			nc.id = e;
+			nc.dist = dist_between(bs, q, elem_vec(bs, e));
+			nc.ref = nbrs[i];
 			if (ntop < ef || nc.dist < bs->top[0].dist)
 			{
 				ensure_heaps(bs, Max(ncand, ntop) + 2);
@@ -241,7 +381,7 @@ search_layer(HnswBuildState *bs, const float *q, int nent, int ef, int lc)
 	return ntop;
 }
 
-/* Sort BuildCands ascending by distance (ties by id, for determinism). */
+/* Sort BuildCands ascending by distance (ties by address, for determinism). */
 static int
 cmp_cand(const void *a, const void *b)
 {
@@ -250,13 +390,13 @@ cmp_cand(const void *a, const void *b)
 
 	if (x->dist != y->dist)
 		return x->dist < y->dist ? -1 : 1;
-	return (x->id > y->id) - (x->id < y->id);
+	return (x->ref > y->ref) - (x->ref < y->ref);
 }
 
 /*
- * The selection heuristic on sorted candidates c[0..n) of base: keep each
- * candidate closer to the base than to any kept before; at most max.
- * Compacts the kept ones to the front of c; returns how many.
+ * The selection heuristic on sorted candidates c[0..n) of a base element:
+ * keep each candidate closer to the base than to any kept before; at most
+ * max.  Compacts the kept ones to the front of c; returns how many.
  */
 static int
 select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
@@ -266,10 +406,10 @@ select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
 	for (int i = 0; i < n && kept < max; i++)
 	{
 		bool		good = true;
-		const float *v = vec_of(bs, c[i].id);
+		const float *v = elem_vec(bs, elem(bs, c[i].ref));
 
 		for (int j = 0; j < kept; j++)
-			if (dist_between(bs, v, vec_of(bs, c[j].id)) < c[i].dist)
+			if (dist_between(bs, v, elem_vec(bs, elem(bs, c[j].ref))) < c[i].dist)
 			{
 				good = false;
 				break;
@@ -280,148 +420,151 @@ select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
 	return kept;
 }
 
-/* Add new as a neighbour of e at level lc, pruning e's list if full. */
+/* Add newref as a neighbour of e at level lc, pruning e's list if full. */
 static void
-add_link(HnswBuildState *bs, int64 e, int64 newid, float dist, int lc)
+add_link(HnswBuildState *bs, ElemRef eref, ElemRef newref, float dist, int lc)
 {
-	int64		first = level_slot(bs, e, lc);
-	int			cap = HNSW_LEVEL_SLOTS(lc, bs->info.m);
-	int			n = level_count(bs, e, lc);
-	BuildCand  *c;
-	int			kept;
+	BuildElem  *e = elem(bs, eref);
+	int			first = HNSW_LEVEL_FIRST_SLOT(lc, bs->info->m);
+	int			cap = HNSW_LEVEL_SLOTS(lc, bs->info->m);
+	ElemRef    *ids;
+	float	   *dists;
+	int			n;
 
+	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
+	ids = elem_ids(bs, e) + first;
+	dists = elem_dists(bs, e) + first;
+	n = e->counts[lc];
 	if (n < cap)
 	{
-		bs->nbr[first + n] = (int32) newid;
-		bs->nbrdist[first + n] = dist;
-		return;
+		ids[n] = newref;
+		dists[n] = dist;
+		e->counts[lc] = n + 1;
 	}
-	c = palloc(sizeof(BuildCand) * (cap + 1));
-	for (int i = 0; i < cap; i++)
+	else
 	{
-		c[i].id = bs->nbr[first + i];
-		c[i].dist = bs->nbrdist[first + i];
+		BuildCand  *c = palloc(sizeof(BuildCand) * (cap + 1));
+		int			kept;
+
+		for (int i = 0; i < cap; i++)
+		{
+			c[i].ref = ids[i];
+			c[i].dist = dists[i];
+		}
+		c[cap].ref = newref;
+		c[cap].dist = dist;
+		qsort(c, cap + 1, sizeof(BuildCand), cmp_cand);
+		kept = select_neighbors(bs, c, cap + 1, cap);
+		for (int i = 0; i < kept; i++)
+		{
+			ids[i] = c[i].ref;
+			dists[i] = c[i].dist;
+		}
+		e->counts[lc] = kept;
+		pfree(c);
 	}
-	c[cap].id = (int32) newid;
-	c[cap].dist = dist;
-	qsort(c, cap + 1, sizeof(BuildCand), cmp_cand);
-	kept = select_neighbors(bs, c, cap + 1, cap);
-	for (int i = 0; i < cap; i++)
-	{
-		bs->nbr[first + i] = i < kept ? c[i].id : -1;
-		bs->nbrdist[first + i] = i < kept ? c[i].dist : 0;
-	}
-	pfree(c);
+	LWLockRelease(&e->lock);
 }
 
-/* Insert element id (its vector already stored) into the graph. */
+/* Insert element ref (vector stored, lists empty) into the graph. */
 static void
-graph_insert(HnswBuildState *bs, int64 id)
+graph_insert(HnswBuildState *bs, ElemRef ref)
 {
-	const float *q = vec_of(bs, id);
-	int			level = bs->elems[id].level;
+	HnswShared *shared = bs->shared;
+	BuildElem  *self = elem(bs, ref);
+	const float *q = elem_vec(bs, self);
+	int			level = self->level;
+	ElemRef		entry;
+	int			maxlevel;
+	bool		exclusive = false;
 	int			nent;
 
-	if (bs->entry < 0)
+	LWLockAcquire(&shared->entrylock, LW_SHARED);
+	entry = shared->entry;
+	maxlevel = shared->maxlevel;
+	LWLockRelease(&shared->entrylock);
+	if (level > maxlevel)
 	{
-		bs->entry = id;
-		bs->maxlevel = level;
-		return;
+		/* may become the entry point: keep others from racing for it */
+		LWLockAcquire(&shared->entrylock, LW_EXCLUSIVE);
+		exclusive = true;
+		entry = shared->entry;
+		maxlevel = shared->maxlevel;
+		if (entry == NO_ELEM)
+		{
+			shared->entry = ref;
+			shared->maxlevel = level;
+			LWLockRelease(&shared->entrylock);
+			return;
+		}
 	}
 
 	/* greedy descent through the levels above the new element's */
-	bs->top[0].id = (int32) bs->entry;
-	bs->top[0].dist = dist_between(bs, q, vec_of(bs, bs->entry));
+	bs->top[0].ref = entry;
+	bs->top[0].dist = dist_between(bs, q, elem_vec(bs, elem(bs, entry)));
 	nent = 1;
-	for (int lc = bs->maxlevel; lc > level; lc--)
-	{
+	for (int lc = maxlevel; lc > level; lc--)
 		nent = search_layer(bs, q, nent, 1, lc);
-	}
 
-	for (int lc = Min(level, bs->maxlevel); lc >= 0; lc--)
+	for (int lc = Min(level, maxlevel); lc >= 0; lc--)
 	{
-		int			ntop = search_layer(bs, q, nent, bs->info.ef_construction, lc);
-		int			cap = HNSW_LEVEL_SLOTS(lc, bs->info.m);
+		int			ntop = search_layer(bs, q, nent, bs->info->ef_construction, lc);
+		int			cap = HNSW_LEVEL_SLOTS(lc, bs->info->m);
+		int			first = HNSW_LEVEL_FIRST_SLOT(lc, bs->info->m);
 		BuildCand  *sorted = palloc(sizeof(BuildCand) * ntop);
 		int			kept;
-		int64		first = level_slot(bs, id, lc);
 
 		memcpy(sorted, bs->top, sizeof(BuildCand) * ntop);
 		qsort(sorted, ntop, sizeof(BuildCand), cmp_cand);
 		kept = select_neighbors(bs, sorted, ntop, cap);
+		LWLockAcquire(&self->lock, LW_EXCLUSIVE);
 		for (int i = 0; i < kept; i++)
 		{
-			bs->nbr[first + i] = sorted[i].id;
-			bs->nbrdist[first + i] = sorted[i].dist;
+			elem_ids(bs, self)[first + i] = sorted[i].ref;
+			elem_dists(bs, self)[first + i] = sorted[i].dist;
 		}
+		self->counts[lc] = kept;
+		LWLockRelease(&self->lock);
 		for (int i = 0; i < kept; i++)
-			add_link(bs, sorted[i].id, id, sorted[i].dist, lc);
+			add_link(bs, sorted[i].ref, ref, sorted[i].dist, lc);
 		pfree(sorted);
 		/* the whole result is the entry set of the next level down */
 		nent = ntop;
 	}
-	if (level > bs->maxlevel)
+
+	if (exclusive)
 	{
-		bs->entry = id;
-		bs->maxlevel = level;
+		if (level > shared->maxlevel)
+		{
+			shared->entry = ref;
+			shared->maxlevel = level;
+		}
+		LWLockRelease(&shared->entrylock);
 	}
 }
 
 /* ---------------- heap scan ---------------- */
 
+/* Keep a row that found the arena full, for the on-disk insert later. */
 static void
-add_element(HnswBuildState *bs, ItemPointer tid, const Vector *v)
+spill_row(HnswBuildState *bs, ItemPointer tid, Datum value)
 {
-	MemoryContext old = MemoryContextSwitchTo(bs->graphcxt);
-	BuildElement *e;
-	int			level;
-	int64		slots;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	MemoryContext old = MemoryContextSwitchTo(bs->buildcxt);
 
-	if (bs->n == bs->maxn)
+	if (bs->spill == NULL)
 	{
-		int64		newmax = bs->maxn * 2;
-
-		bs->elems = repalloc_huge(bs->elems, sizeof(BuildElement) * newmax);
-		bs->vectors = repalloc_huge(bs->vectors,
-									sizeof(float) * bs->info.dimensions * newmax);
-		bs->visited = repalloc_huge(bs->visited, sizeof(uint32) * newmax);
-		memset(bs->visited + bs->maxvisited, 0,
-			   sizeof(uint32) * (newmax - bs->maxvisited));
-		bs->maxvisited = newmax;
-		bs->maxn = newmax;
+		bs->spilldesc = CreateTemplateTupleDesc(2);
+		TupleDescInitEntry(bs->spilldesc, 1, "tid", TIDOID, -1, 0);
+		TupleDescInitEntry(bs->spilldesc, 2, "vec", BYTEAOID, -1, 0);
+		bs->spill = tuplestore_begin_heap(false, false, work_mem);
 	}
-	level = HnswRandomLevel(bs->info.m, &bs->prng);
-	slots = HNSW_NEIGHBOR_SLOTS(level, bs->info.m);
-	if (bs->nslots + slots > bs->maxslots)
-	{
-		int64		newmax = Max(bs->maxslots * 2, bs->nslots + slots);
-
-		bs->nbr = repalloc_huge(bs->nbr, sizeof(int32) * newmax);
-		bs->nbrdist = repalloc_huge(bs->nbrdist, sizeof(float) * newmax);
-		bs->maxslots = newmax;
-	}
-	for (int64 i = 0; i < slots; i++)
-		bs->nbr[bs->nslots + i] = -1;
-
-	e = &bs->elems[bs->n];
-	e->heaptid = *tid;
-	e->level = (uint8) level;
-	e->overflow = !HnswElementDataInline(&bs->info, level);
-	e->slot0 = bs->nslots;
-	bs->nslots += slots;
-	if (!HnswPrepareVector(bs->info.metric, v->x, vec_of(bs, bs->n),
-						   bs->info.dimensions))
-	{
-		/* a zero vector under cosine: not indexed */
-		MemoryContextSwitchTo(old);
-		bs->nslots -= slots;
-		return;
-	}
-	/* the search's scratch allocations go to the per-tuple context */
-	MemoryContextSwitchTo(bs->tmpcxt);
-	graph_insert(bs, bs->n);
+	values[0] = PointerGetDatum(tid);
+	values[1] = value;
+	tuplestore_putvalues(bs->spill, bs->spilldesc, values, nulls);
 	MemoryContextSwitchTo(old);
-	bs->n++;
+	bs->spilled++;
 }
 
 static void
@@ -429,23 +572,127 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 			   bool *isnull, bool tupleIsAlive, void *state)
 {
 	HnswBuildState *bs = (HnswBuildState *) state;
+	const HnswIndexInfo *info = bs->info;
 	MemoryContext old;
 	Vector	   *v;
+	int			level;
+	BuildElem  *e;
+	ElemRef		ref;
 
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(bs->tmpcxt);
 	v = DatumGetVector(values[0]);
-	if (v->dim != bs->info.dimensions)
+	if (v->dim != info->dimensions)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", bs->info.dimensions, v->dim)));
+				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
+
+	level = HnswRandomLevel(info->m, &bs->prng);
+	e = arena_alloc(bs, level, &ref);
+	if (e == NULL)
+	{
+		/* prepared in a copy: v may point into a shared buffer */
+		Vector	   *copy = palloc(VARSIZE(v));
+
+		memcpy(copy, v, VARSIZE(v));
+		/* a zero vector under cosine is not indexed either way */
+		if (HnswPrepareVector(info->metric, v->x, copy->x, info->dimensions))
+			spill_row(bs, tid, PointerGetDatum(copy));
+	}
+	else
+	{
+		e->heaptid = *tid;
+		e->overflow = !HnswElementDataInline(info, level);
+		if (HnswPrepareVector(info->metric, v->x, elem_vec(bs, e), info->dimensions))
+		{
+			graph_insert(bs, ref);
+			bs->indtuples++;
+		}
+		else
+		{
+			/* unlinked: marked so that the writer skips it */
+			ItemPointerSetInvalid(&e->heaptid);
+		}
+	}
 	MemoryContextSwitchTo(old);
-	add_element(bs, tid, v);
 	MemoryContextReset(bs->tmpcxt);
-	bs->indtuples++;
-	if (((int64) bs->indtuples % 1000) == 0)
-		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, (int64) bs->indtuples);
+
+	if (bs->leader && ((int64) (bs->indtuples + bs->spilled) % 1000) == 0)
+	{
+		uint32		n;
+
+		SpinLockAcquire(&bs->shared->mutex);
+		n = bs->shared->nelements;
+		SpinLockRelease(&bs->shared->mutex);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, n);
+	}
+}
+
+static void
+init_participant(HnswBuildState *bs, Relation heap, Relation index,
+				 HnswShared *shared, char *arena, bool leader)
+{
+	memset(bs, 0, sizeof(*bs));
+	bs->heap = heap;
+	bs->index = index;
+	bs->shared = shared;
+	bs->arena = arena;
+	bs->info = &shared->info;
+	bs->leader = leader;
+	bs->buildcxt = CurrentMemoryContext;
+	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple",
+									   ALLOCSET_DEFAULT_SIZES);
+	bs->maxvisited = 1024;
+	bs->visited = palloc0(sizeof(uint32) * bs->maxvisited);
+	bs->maxheap = 1024;
+	bs->cand = palloc(sizeof(BuildCand) * bs->maxheap);
+	bs->top = palloc(sizeof(BuildCand) * bs->maxheap);
+	/* a fixed seed per participant: a serial build is reproducible */
+	pg_prng_seed(&bs->prng, UINT64CONST(0x5eed0f9a4a1b7c3d) ^ (uint64) MyProcPid * (leader ? 0 : 1));
+	LWLockRegisterTranche(shared->tranche, "hnsw_build");
+}
+
+/* Scan this participant's share of the heap (all of it when serial). */
+static void
+participate(HnswBuildState *bs, IndexInfo *indexInfo, TableScanDesc scan)
+{
+	HnswShared *shared = bs->shared;
+	double		reltuples;
+
+	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true,
+									   bs->leader, build_callback, bs, scan);
+	SpinLockAcquire(&shared->mutex);
+	shared->reltuples += reltuples;
+	shared->indtuples += bs->indtuples;
+	shared->nspilled += bs->spilled;
+	shared->nparticipantsdone++;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->cv);
+}
+
+/* Insert the rows that did not fit, once the pages exist (WAL-logged). */
+static void
+insert_spilled(HnswBuildState *bs)
+{
+	TupleTableSlot *slot;
+
+	if (bs->spill == NULL)
+		return;
+	slot = MakeSingleTupleTableSlot(bs->spilldesc, &TTSOpsMinimalTuple);
+	while (tuplestore_gettupleslot(bs->spill, true, false, slot))
+	{
+		bool		isnull;
+		ItemPointer tid = (ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull));
+		Datum		vec = slot_getattr(slot, 2, &isnull);
+
+		CHECK_FOR_INTERRUPTS();
+		/* the stored vector is already prepared; insert it as a row would be */
+		HnswInsertPrepared(bs->index, bs->info, DatumGetVector(vec)->x, tid);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	tuplestore_end(bs->spill);
+	bs->spill = NULL;
 }
 
 /* ---------------- writing pages ---------------- */
@@ -485,33 +732,38 @@ place_item(PlaceState *ps, Size size)
 }
 
 static Size
-element_size(HnswBuildState *bs, BuildElement *e)
+element_tuple_size(HnswBuildState *bs, BuildElem *e)
 {
 	return e->overflow ? HNSW_ELEMENT_TUPLE_SIZE(sizeof(HnswOverflowRef))
-		: HNSW_ELEMENT_TUPLE_SIZE(HnswElementDataSize(&bs->info));
+		: HNSW_ELEMENT_TUPLE_SIZE(HnswElementDataSize(bs->info));
 }
 
 static BlockNumber
 overflow_pages(HnswBuildState *bs)
 {
-	Size		len = HnswElementDataSize(&bs->info);
+	Size		len = HnswElementDataSize(bs->info);
 
 	return (BlockNumber) ((len + HNSW_OVERFLOW_PAGE_CAPACITY - 1) / HNSW_OVERFLOW_PAGE_CAPACITY);
 }
+
+/* Elements in arena order: call fn for each linked one. */
+#define FOREACH_ELEM(bs, e) \
+	for (Size off_ = 0; off_ < (bs)->shared->used; off_ += elem_size((bs)->shared, (e)->level)) \
+		if (((e) = (BuildElem *) ((bs)->arena + off_)), ItemPointerIsValid(&(e)->heaptid))
 
 /* Pass 1: give every element and neighbour tuple its place. */
 static void
 place_elements(HnswBuildState *bs)
 {
 	PlaceState	ps;
+	BuildElem  *e = NULL;
 
 	ps.next_block = HNSW_METAPAGE_BLKNO + 1;
 	ps.page = InvalidBlockNumber;
-	for (int64 i = 0; i < bs->n; i++)
+	FOREACH_ELEM(bs, e)
 	{
-		BuildElement *e = &bs->elems[i];
-		Size		esize = element_size(bs, e);
-		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, bs->info.m);
+		Size		esize = element_tuple_size(bs, e);
+		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, bs->info->m);
 
 		if (e->overflow)
 		{
@@ -533,30 +785,31 @@ add_item(Relation index, Page page, void *item, Size size, OffsetNumber expect)
 			 RelationGetRelationName(index));
 }
 
-/* Pass 2: write the data pages in block order. */
-static void
+/* Pass 2: write the data pages in block order; returns the last data page. */
+static BlockNumber
 write_elements(HnswBuildState *bs)
 {
+	const HnswIndexInfo *info = bs->info;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
 	BlockNumber current = InvalidBlockNumber;
-	Size		datalen = HnswElementDataSize(&bs->info);
+	Size		datalen = HnswElementDataSize(info);
 	HnswElementTuple etup = palloc0(HNSW_ELEMENT_TUPLE_SIZE(datalen));
-	HnswNeighborTuple ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(HNSW_MAX_LEVEL, bs->info.m));
+	HnswNeighborTuple ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(HNSW_MAX_LEVEL, info->m));
+	BuildElem  *e = NULL;
+	int64		done = 0;
 
-	for (int64 i = 0; i < bs->n; i++)
+	FOREACH_ELEM(bs, e)
 	{
-		BuildElement *e = &bs->elems[i];
-		Size		esize = element_size(bs, e);
-		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, bs->info.m);
-		int			nslots = HNSW_NEIGHBOR_SLOTS(e->level, bs->info.m);
+		Size		esize = element_tuple_size(bs, e);
+		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, info->m);
 
 		CHECK_FOR_INTERRUPTS();
 		if (e->overflow)
 		{
 			BlockNumber first;
 
-			HnswWriteOverflow(bs->index, (const char *) vec_of(bs, i), datalen,
+			HnswWriteOverflow(bs->index, (const char *) elem_vec(bs, e), datalen,
 							  &first, false);
 			if (first != e->overflow_first)
 				elog(ERROR, "overflow pages of index \"%s\" landed at block %u, not %u",
@@ -593,36 +846,36 @@ write_elements(HnswBuildState *bs)
 		else
 		{
 			etup->datalen = datalen;
-			memcpy(etup->data, vec_of(bs, i), datalen);
+			memcpy(etup->data, elem_vec(bs, e), datalen);
 		}
 		add_item(bs->index, page, etup, esize, ItemPointerGetOffsetNumber(&e->tid));
 
 		memset(ntup, 0, nsize);
 		ntup->type = HNSW_NEIGHBOR_TUPLE;
 		ntup->level = e->level;
-		ntup->nslots = nslots;
-		for (int s = 0; s < nslots; s++)
+		ntup->nslots = HNSW_NEIGHBOR_SLOTS(e->level, info->m);
+		for (int s = 0; s < ntup->nslots; s++)
+			ItemPointerSetInvalid(&ntup->slots[s]);
+		for (int lc = 0; lc <= e->level; lc++)
 		{
-			int32		nb = bs->nbr[e->slot0 + s];
+			int			first = HNSW_LEVEL_FIRST_SLOT(lc, info->m);
 
-			if (nb >= 0)
-				ntup->slots[s] = bs->elems[nb].tid;
-			else
-				ItemPointerSetInvalid(&ntup->slots[s]);
+			for (int i = 0; i < e->counts[lc]; i++)
+				ntup->slots[first + i] = elem(bs, elem_ids(bs, e)[first + i])->tid;
 		}
 		add_item(bs->index, page, ntup, nsize, ItemPointerGetOffsetNumber(&e->neighbortid));
 
-		if ((i % 1000) == 0)
-			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, i);
+		if ((++done % 1000) == 0)
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
 	}
 	if (buf != InvalidBuffer)
 	{
-		/* the last data page is where inserts go */
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 	}
 	pfree(etup);
 	pfree(ntup);
+	return current;
 }
 
 /* Write the metapage (block 0) of an index. */
@@ -679,6 +932,8 @@ write_meta(Relation index, ForkNumber forknum, const HnswIndexInfo *info,
 	UnlockReleaseBuffer(buf);
 }
 
+/* ---------------- options ---------------- */
+
 /* Dimensions, options and metric of a new index. */
 static void
 init_info(Relation index, HnswIndexInfo *info, int dimensions)
@@ -703,13 +958,119 @@ column_dimensions(Relation index)
 	return TupleDescAttr(RelationGetDescr(index), 0)->atttypmod;
 }
 
+static void
+init_shared(HnswShared *shared, Relation heap, Relation index,
+			const HnswIndexInfo *info, Size arena_size, bool isconcurrent)
+{
+	memset(shared, 0, sizeof(HnswShared));
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = isconcurrent;
+	shared->info = *info;
+	shared->arena_size = arena_size;
+	shared->elem_header = MAXALIGN(sizeof(BuildElem));
+	shared->tranche = LWLockNewTrancheId();
+	LWLockRegisterTranche(shared->tranche, "hnsw_build");
+	LWLockInitialize(&shared->entrylock, shared->tranche);
+	shared->entry = NO_ELEM;
+	shared->maxlevel = -1;
+	SpinLockInit(&shared->mutex);
+	ConditionVariableInit(&shared->cv);
+}
+
+/* Wait until all n participants have finished their scans. */
+static void
+wait_for_participants(HnswShared *shared, int n)
+{
+	for (;;)
+	{
+		bool		done;
+
+		SpinLockAcquire(&shared->mutex);
+		done = shared->nparticipantsdone >= n;
+		SpinLockRelease(&shared->mutex);
+		if (done)
+			break;
+		ConditionVariableSleep(&shared->cv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* Workers: wait until the leader has written the pages. */
+static void
+wait_for_pages(HnswShared *shared)
+{
+	for (;;)
+	{
+		bool		written;
+
+		SpinLockAcquire(&shared->mutex);
+		written = shared->written;
+		SpinLockRelease(&shared->mutex);
+		if (written)
+			break;
+		ConditionVariableSleep(&shared->cv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+}
+
+/* ---------------- parallel workers ---------------- */
+
+void
+hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+	HnswShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
+	char	   *arena = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_ARENA, false);
+	char	   *sharedquery = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
+	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	Relation	heap;
+	Relation	index;
+	IndexInfo  *indexInfo;
+	HnswBuildState bs;
+	TableScanDesc scan;
+
+	debug_query_string = sharedquery;
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	heap = table_open(shared->heaprelid, heapLockmode);
+	index = index_open(shared->indexrelid, indexLockmode);
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+
+	init_participant(&bs, heap, index, shared, arena, false);
+	scan = table_beginscan_parallel(heap, ParallelTableScanFromHnswShared(shared));
+	participate(&bs, indexInfo, scan);
+	if (bs.spill != NULL)
+	{
+		wait_for_pages(shared);
+		insert_spilled(&bs);
+	}
+
+	index_close(index, indexLockmode);
+	table_close(heap, heapLockmode);
+}
+
+/* ---------------- the build ---------------- */
+
 IndexBuildResult *
 hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
 	IndexBuildResult *result;
+	HnswIndexInfo info;
 	HnswBuildState bs;
+	HnswShared *shared;
+	char	   *arena;
 	int			dimensions = column_dimensions(index);
+	Size		arena_size;
+	int			nworkers = 0;
+	ParallelContext *pcxt = NULL;
+	Snapshot	snapshot = NULL;
+	int			nparticipants = 1;
 	BlockNumber nblocks;
+	BlockNumber last_page;
+	ItemPointerData entry_tid;
+	BuildElem  *entry = NULL;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -718,65 +1079,130 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("column does not have dimensions"),
 				 errhint("Declare the column with a dimension count, as in vector(3).")));
+	init_info(index, &info, dimensions);
 
-	memset(&bs, 0, sizeof(bs));
-	bs.heap = heap;
-	bs.index = index;
-	init_info(index, &bs.info, dimensions);
-	bs.graphcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build graph",
-										ALLOCSET_DEFAULT_SIZES);
-	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple",
-									  ALLOCSET_DEFAULT_SIZES);
-	bs.maxn = 1024;
-	bs.elems = MemoryContextAllocHuge(bs.graphcxt, sizeof(BuildElement) * bs.maxn);
-	bs.vectors = MemoryContextAllocHuge(bs.graphcxt,
-										sizeof(float) * dimensions * bs.maxn);
-	bs.maxvisited = bs.maxn;
-	bs.visited = MemoryContextAllocHuge(bs.graphcxt, sizeof(uint32) * bs.maxn);
-	memset(bs.visited, 0, sizeof(uint32) * bs.maxn);
-	bs.maxslots = bs.maxn * 3 * bs.info.m;
-	bs.nbr = MemoryContextAllocHuge(bs.graphcxt, sizeof(int32) * bs.maxslots);
-	bs.nbrdist = MemoryContextAllocHuge(bs.graphcxt, sizeof(float) * bs.maxslots);
-	bs.maxheap = 1024;
-	bs.cand = MemoryContextAlloc(bs.graphcxt, sizeof(BuildCand) * bs.maxheap);
-	bs.top = MemoryContextAlloc(bs.graphcxt, sizeof(BuildCand) * bs.maxheap);
-	bs.entry = -1;
-	bs.maxlevel = -1;
-	/* a fixed seed: the same rows give the same graph */
-	pg_prng_seed(&bs.prng, UINT64CONST(0x5eed0f9a4a1b7c3d));
+	/* the graph's memory: maintenance_work_mem (pages are touched lazily) */
+	arena_size = (Size) maintenance_work_mem * 1024;
 
 	/* block 0 first; rewritten at the end with the entry point */
-	write_meta(index, MAIN_FORKNUM, &bs.info, NULL, -1, InvalidBlockNumber, 0,
-			   true, false);
-
+	write_meta(index, MAIN_FORKNUM, &info, NULL, -1, InvalidBlockNumber, 0, true, false);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
-	bs.reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-										  build_callback, &bs, NULL);
 
+	nworkers = plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+
+	if (nworkers > 0)
+	{
+		Size		estshared = BUFFERALIGN(sizeof(HnswShared));
+
+		EnterParallelMode();
+		pcxt = CreateParallelContext("vecq", "hnsw_parallel_build_main", nworkers);
+		snapshot = indexInfo->ii_Concurrent ? RegisterSnapshot(GetTransactionSnapshot())
+			: SnapshotAny;
+		estshared = add_size(estshared, table_parallelscan_estimate(heap, snapshot));
+		shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+		shm_toc_estimate_chunk(&pcxt->estimator, arena_size);
+		shm_toc_estimate_keys(&pcxt->estimator, 3);
+		if (debug_query_string)
+		{
+			shm_toc_estimate_chunk(&pcxt->estimator, strlen(debug_query_string) + 1);
+			shm_toc_estimate_keys(&pcxt->estimator, 1);
+		}
+		InitializeParallelDSM(pcxt);
+		if (pcxt->seg == NULL)
+		{
+			/* no shared memory: build alone */
+			if (IsMVCCSnapshot(snapshot))
+				UnregisterSnapshot(snapshot);
+			DestroyParallelContext(pcxt);
+			ExitParallelMode();
+			pcxt = NULL;
+			nworkers = 0;
+		}
+	}
+
+	if (pcxt != NULL)
+	{
+		shared = shm_toc_allocate(pcxt->toc, BUFFERALIGN(sizeof(HnswShared)) +
+								  table_parallelscan_estimate(heap, snapshot));
+		init_shared(shared, heap, index, &info, arena_size, indexInfo->ii_Concurrent);
+		table_parallelscan_initialize(heap, ParallelTableScanFromHnswShared(shared), snapshot);
+		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
+		arena = shm_toc_allocate(pcxt->toc, arena_size);
+		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_ARENA, arena);
+		if (debug_query_string)
+		{
+			char	   *q = shm_toc_allocate(pcxt->toc, strlen(debug_query_string) + 1);
+
+			strcpy(q, debug_query_string);
+			shm_toc_insert(pcxt->toc, PARALLEL_KEY_QUERY_TEXT, q);
+		}
+		LaunchParallelWorkers(pcxt);
+		nparticipants = pcxt->nworkers_launched + 1;
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw build of \"%s\": %d of %d parallel workers launched",
+								 RelationGetRelationName(index),
+								 pcxt->nworkers_launched, nworkers)));
+
+		init_participant(&bs, heap, index, shared, arena, true);
+		participate(&bs, indexInfo,
+					table_beginscan_parallel(heap, ParallelTableScanFromHnswShared(shared)));
+		wait_for_participants(shared, nparticipants);
+	}
+	else
+	{
+		shared = palloc(sizeof(HnswShared));
+		init_shared(shared, heap, index, &info, arena_size, indexInfo->ii_Concurrent);
+		arena = MemoryContextAllocHuge(CurrentMemoryContext, arena_size);
+		init_participant(&bs, heap, index, shared, arena, true);
+		participate(&bs, indexInfo, NULL);
+	}
+
+	/* every participant is done with the graph: write it */
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, bs.n);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, shared->nelements);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	place_elements(&bs);
-	write_elements(&bs);
+	last_page = write_elements(&bs);
+	if (shared->entry != NO_ELEM)
+	{
+		entry = elem(&bs, shared->entry);
+		entry_tid = entry->tid;
+	}
+	write_meta(index, MAIN_FORKNUM, &info, entry ? &entry_tid : NULL,
+			   entry ? shared->maxlevel : -1,
+			   last_page != InvalidBlockNumber ? last_page : InvalidBlockNumber,
+			   (uint64) shared->indtuples, false, false);
 	nblocks = RelationGetNumberOfBlocks(index);
-	write_meta(index, MAIN_FORKNUM, &bs.info,
-			   bs.entry >= 0 ? &bs.elems[bs.entry].tid : NULL,
-			   bs.maxlevel,
-			   nblocks > 1 && bs.n > 0 ? ItemPointerGetBlockNumber(&bs.elems[bs.n - 1].tid)
-			   : InvalidBlockNumber,
-			   bs.n, false, false);
-
 	if (RelationNeedsWAL(index))
 		log_newpage_range(index, MAIN_FORKNUM, 0, nblocks, true);
 
-	MemoryContextDelete(bs.graphcxt);
-	MemoryContextDelete(bs.tmpcxt);
+	/* rows that did not fit: inserted now, by everybody who kept some */
+	SpinLockAcquire(&shared->mutex);
+	shared->written = true;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableBroadcast(&shared->cv);
+	if (bs.spill != NULL)
+		ereport(NOTICE,
+				(errmsg("hnsw index build exceeded maintenance_work_mem after %u rows",
+						shared->nelements),
+				 errdetail("The other rows are inserted after the graph is written, one at a time, which is slower."),
+				 errhint("A larger maintenance_work_mem makes the build faster.")));
+	insert_spilled(&bs);
 
+	if (pcxt != NULL)
+		WaitForParallelWorkersToFinish(pcxt);
 	result = palloc(sizeof(IndexBuildResult));
-	result->heap_tuples = bs.reltuples;
-	result->index_tuples = bs.indtuples;
+	result->heap_tuples = shared->reltuples;
+	result->index_tuples = shared->indtuples + shared->nspilled;
+	if (pcxt != NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+	}
 	return result;
 }
 

@@ -418,6 +418,23 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 	UnlockPage(index, HNSW_METAPAGE_BLKNO, mode);
 }
 
+/*
+ * Insert a vector already prepared for the index's metric (the build's
+ * rows that did not fit in memory).
+ */
+void
+HnswInsertPrepared(Relation index, const HnswIndexInfo *info, const float *vec,
+				   ItemPointer heaptid)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	insert_vector(index, info, vec, heaptid, cxt);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 bool
 hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		   Relation heap, IndexUniqueCheck checkUnique, bool indexUnchanged,

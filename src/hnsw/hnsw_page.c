@@ -40,14 +40,15 @@ Buffer
 HnswNewBuffer(Relation index, ForkNumber forknum)
 {
 	Buffer		buf;
-	bool		needLock = !RELATION_IS_LOCAL(index);
 
-	if (needLock)
-		LockRelationForExtension(index, ExclusiveLock);
+	/*
+	 * Always lock: an index created in this transaction counts as local to
+	 * it, but the parallel workers of its build extend it too.
+	 */
+	LockRelationForExtension(index, ExclusiveLock);
 	buf = ReadBufferExtended(index, forknum, P_NEW, RBM_NORMAL, NULL);
 	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-	if (needLock)
-		UnlockRelationForExtension(index, ExclusiveLock);
+	UnlockRelationForExtension(index, ExclusiveLock);
 	return buf;
 }
 

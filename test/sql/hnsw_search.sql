@@ -56,6 +56,29 @@ CREATE INDEX pts_l1 ON pts USING hnsw (v vector_l1_ops);
 SELECT recall('<+>') AS l1_recall;
 DROP INDEX pts_l1;
 
+-- a parallel build: the leader and two workers share one graph
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_maintenance_workers = 2;
+CREATE INDEX pts_par ON pts USING hnsw (v vector_l2_ops);
+SELECT recall('<->') >= 0.98 AS parallel_recall;
+DROP INDEX pts_par;
+-- a graph larger than maintenance_work_mem: the rows past it are inserted
+-- once the graph is written, serially and in parallel
+SET maintenance_work_mem = '1MB';
+SET max_parallel_maintenance_workers = 0;
+CREATE INDEX pts_small ON pts USING hnsw (v vector_l2_ops);
+SELECT recall('<->') >= 0.98 AS small_memory_recall;
+DROP INDEX pts_small;
+SET max_parallel_maintenance_workers = 2;
+SET client_min_messages = warning;
+CREATE INDEX pts_small ON pts USING hnsw (v vector_l2_ops);
+RESET client_min_messages;
+SELECT recall('<->') >= 0.98 AS parallel_small_memory_recall;
+DROP INDEX pts_small;
+RESET maintenance_work_mem;
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+
 -- without iterative scans, ef_search bounds the rows a scan returns
 CREATE INDEX pts_l2 ON pts USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8);
 SET hnsw.iterative_scan = off;
