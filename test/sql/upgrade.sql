@@ -1,0 +1,33 @@
+-- Upgrading from 0.1.0 gives the same objects as installing 0.2.0.
+
+CREATE TEMP TABLE objects_fresh AS
+  SELECT pg_describe_object(classid, objid, objsubid) AS object
+  FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
+    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'vecq');
+SELECT extversion FROM pg_extension WHERE extname = 'vecq';
+
+DROP EXTENSION vecq;
+CREATE EXTENSION vecq VERSION '0.1.0';
+SELECT extversion FROM pg_extension WHERE extname = 'vecq';
+SELECT count(*) AS hnsw_before FROM pg_am WHERE amname = 'hnsw';
+CREATE TABLE up (id int, v vector(2));
+INSERT INTO up VALUES (1, '[1,1]'), (2, '[5,5]');
+
+ALTER EXTENSION vecq UPDATE TO '0.2.0';
+SELECT extversion FROM pg_extension WHERE extname = 'vecq';
+CREATE TEMP TABLE objects_updated AS
+  SELECT pg_describe_object(classid, objid, objsubid) AS object
+  FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
+    AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'vecq');
+-- no object missing or extra either way
+(SELECT object FROM objects_fresh EXCEPT SELECT object FROM objects_updated)
+UNION ALL
+(SELECT object FROM objects_updated EXCEPT SELECT object FROM objects_fresh);
+SELECT count(*) AS objects FROM objects_updated;
+
+-- the upgraded extension indexes the old table
+CREATE INDEX ON up USING hnsw (v vector_l2_ops);
+SET enable_seqscan = off;
+SELECT id FROM up ORDER BY v <-> '[4,4]' LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE up;
