@@ -395,13 +395,17 @@ cmp_cand(const void *a, const void *b)
 
 /*
  * The selection heuristic on sorted candidates c[0..n) of a base element:
- * keep each candidate closer to the base than to any kept before; at most
- * max.  Compacts the kept ones to the front of c; returns how many.
+ * keep each candidate closer to the base than to any kept before, then fill
+ * up with the nearest of the others (the paper's keepPrunedConnections),
+ * at most max in all.  Compacts the chosen ones to the front of c; returns
+ * how many.
  */
 static int
 select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
 {
 	int			kept = 0;
+	int			npruned = 0;
+	BuildCand  *pruned = palloc(sizeof(BuildCand) * Max(n, 1));
 
 	for (int i = 0; i < n && kept < max; i++)
 	{
@@ -416,7 +420,12 @@ select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
 			}
 		if (good)
 			c[kept++] = c[i];
+		else
+			pruned[npruned++] = c[i];
 	}
+	for (int i = 0; i < npruned && kept < max; i++)
+		c[kept++] = pruned[i];
+	pfree(pruned);
 	return kept;
 }
 

@@ -358,6 +358,7 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 		int			nsel;
 
 		HnswSearchReset(&s);
+		s.layer = lc;
 		for (int i = 0; i < nentries; i++)
 		{
 			int			e = HnswSearchVisit(&s, &entries[i]);

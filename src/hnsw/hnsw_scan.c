@@ -121,6 +121,7 @@ start_search(IndexScanDesc scan)
 	eptid = so->search.pool[ep].tid;
 	/* level 0 gets a visited set of its own */
 	HnswSearchReset(&so->search);
+	so->search.layer = 0;
 	ep = HnswSearchVisit(&so->search, &eptid);
 	HnswSearchLayer(&so->search, &ep, 1, hnsw_ef_search, 0);
 	pgstat_count_index_scan(scan->indexRelation);

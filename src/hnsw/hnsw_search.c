@@ -249,6 +249,8 @@ HnswSearchInit(HnswSearch *s, Relation index, const HnswIndexInfo *info,
 	s->rest = palloc(sizeof(int) * s->maxheap);
 	s->out = palloc(sizeof(int) * s->maxheap);
 	visited_init(&s->visited, 1024);
+	s->maxnbrstore = 4096;
+	s->nbrstore = palloc(sizeof(ItemPointerData) * s->maxnbrstore);
 	s->scratch = palloc(HnswElementDataSize(info));
 	s->pinned = InvalidBuffer;
 	MemoryContextSwitchTo(old);
@@ -268,6 +270,7 @@ HnswSearchReset(HnswSearch *s)
 	s->npool = 0;
 	s->ncand = s->ntop = s->nrest = 0;
 	s->nout = s->outpos = 0;
+	s->nnbrstore = 0;
 	s->resumed = false;
 	memset(s->visited.keys, 0, sizeof(uint64) * (s->visited.mask + 1));
 	s->visited.count = 0;
@@ -318,6 +321,38 @@ HnswSearchVisit(HnswSearch *s, ItemPointer tid)
 	c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
 	c->returned = false;
 	c->vector = NULL;
+	c->nbr_layer = -1;
+	c->nbr_count = 0;
+	c->nbr_off = 0;
+	if (s->layer >= 0 &&
+		ItemPointerGetBlockNumber(&etup->neighbortid) == ItemPointerGetBlockNumber(tid))
+	{
+		HnswNeighborTuple ntup = page_tuple(s->index, BufferGetPage(buf),
+											&etup->neighbortid, HNSW_NEIGHBOR_TUPLE);
+
+		if (s->layer <= ntup->level)
+		{
+			int			first = HNSW_LEVEL_FIRST_SLOT(s->layer, info->m);
+			int			nslots = HNSW_LEVEL_SLOTS(s->layer, info->m);
+			int			n = 0;
+
+			if (s->nnbrstore + nslots > s->maxnbrstore)
+			{
+				s->maxnbrstore = Max(s->maxnbrstore * 2, s->nnbrstore + nslots);
+				s->nbrstore = repalloc_huge(s->nbrstore,
+											sizeof(ItemPointerData) * s->maxnbrstore);
+			}
+			while (n < nslots && ItemPointerIsValid(&ntup->slots[first + n]))
+			{
+				s->nbrstore[s->nnbrstore + n] = ntup->slots[first + n];
+				n++;
+			}
+			c->nbr_layer = (int8) s->layer;
+			c->nbr_count = (int16) n;
+			c->nbr_off = s->nnbrstore;
+			s->nnbrstore += n;
+		}
+	}
 	if (etup->flags & HNSW_ELEMENT_OVERFLOW)
 	{
 		overflow = ((HnswOverflowRef *) etup->data)->first;
@@ -391,16 +426,25 @@ expand_one(HnswSearch *s, int c)
 
 	if (s->pool[c].level < s->layer)
 		return;
-	buf = search_lock(s, ItemPointerGetBlockNumber(&ntid));
-	ntup = page_tuple(s->index, BufferGetPage(buf), &ntid, HNSW_NEIGHBOR_TUPLE);
-	if (s->layer <= ntup->level)
-		for (int i = 0; i < nslots; i++)
-		{
-			if (!ItemPointerIsValid(&ntup->slots[first + i]))
-				break;
-			nbrs[n++] = ntup->slots[first + i];
-		}
-	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	if (s->pool[c].nbr_layer == s->layer)
+	{
+		/* copied when it was visited */
+		n = s->pool[c].nbr_count;
+		memcpy(nbrs, s->nbrstore + s->pool[c].nbr_off, sizeof(ItemPointerData) * n);
+	}
+	else
+	{
+		buf = search_lock(s, ItemPointerGetBlockNumber(&ntid));
+		ntup = page_tuple(s->index, BufferGetPage(buf), &ntid, HNSW_NEIGHBOR_TUPLE);
+		if (s->layer <= ntup->level)
+			for (int i = 0; i < nslots; i++)
+			{
+				if (!ItemPointerIsValid(&ntup->slots[first + i]))
+					break;
+				nbrs[n++] = ntup->slots[first + i];
+			}
+		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	}
 
 	for (int i = 0; i < n; i++)
 	{
@@ -469,7 +513,11 @@ HnswSearchLayer(HnswSearch *s, const int *entries, int nentries, int ef, int lc)
 int
 HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level, int target)
 {
-	int			best = HnswSearchVisit(s, entry);
+	int			best;
+
+	/* the descent reads neighbour lists itself: copy none while visiting */
+	s->layer = -1;
+	best = HnswSearchVisit(s, entry);
 
 	for (int lc = entry_level; lc > target; lc--)
 	{
@@ -542,6 +590,8 @@ HnswSelectNeighbors(const HnswIndexInfo *info, HnswCandidate **cands, int ncands
 					int max, int *selected)
 {
 	int			n = 0;
+	int			npruned = 0;
+	int		   *pruned = palloc(sizeof(int) * Max(ncands, 1));
 
 	for (int i = 0; i < ncands && n < max; i++)
 	{
@@ -561,6 +611,12 @@ HnswSelectNeighbors(const HnswIndexInfo *info, HnswCandidate **cands, int ncands
 		}
 		if (keep)
 			selected[n++] = i;
+		else
+			pruned[npruned++] = i;
 	}
+	/* keepPrunedConnections: fill up with the nearest of the others */
+	for (int i = 0; i < npruned && n < max; i++)
+		selected[n++] = pruned[i];
+	pfree(pruned);
 	return n;
 }

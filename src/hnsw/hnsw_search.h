@@ -31,6 +31,9 @@ typedef struct HnswCandidate
 	uint8		level;
 	bool		deleted;
 	bool		returned;
+	int8		nbr_layer;		/* layer of the copied neighbours, or -1 */
+	int16		nbr_count;
+	int32		nbr_off;		/* its neighbours, in HnswSearch.nbrstore */
 	float	   *vector;			/* a copy, if the search keeps vectors */
 } HnswCandidate;
 
@@ -70,6 +73,15 @@ typedef struct HnswSearch
 	int		   *out;
 	int			nout;
 	int			outpos;
+
+	/*
+	 * Neighbours of the current layer, copied when an element is visited
+	 * (its neighbour tuple is usually on the same page), so that expanding
+	 * it needs no second page access.
+	 */
+	ItemPointerData *nbrstore;
+	int			nnbrstore;
+	int			maxnbrstore;
 
 	uint64		ndistances;		/* elements whose distance was computed */
 	float	   *scratch;		/* one vector, for overflow reads */
@@ -121,11 +133,12 @@ extern int	HnswLoadNeighbors(Relation index, const HnswIndexInfo *info,
 							  ItemPointerData *out);
 
 /*
- * The neighbour-selection heuristic of the HNSW paper (algorithm 4 without
- * extension): from candidates sorted ascending by distance to the base,
- * keep each one that is closer to the base than to every one kept before,
- * up to max.  Candidates need vectors.  Returns how many were kept, their
- * indices (into cands) in selected[].
+ * The neighbour-selection heuristic of the HNSW paper (algorithm 4, with
+ * keepPrunedConnections): from candidates sorted ascending by distance to
+ * the base, keep each one that is closer to the base than to every one kept
+ * before, then fill up with the nearest others, up to max.  Candidates need
+ * vectors.  Returns how many were chosen, their indices (into cands) in
+ * selected[].
  */
 extern int	HnswSelectNeighbors(const HnswIndexInfo *info, HnswCandidate **cands,
 								int ncands, int max, int *selected);

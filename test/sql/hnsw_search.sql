@@ -102,7 +102,9 @@ RESET enable_seqscan;
 SET enable_seqscan = off;
 SET hnsw.ef_search = 10;
 SET hnsw.iterative_scan = off;
-SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+-- off: at most ef_search rows, filtered or not
+SELECT count(*) FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+SELECT count(*) <= 10 AS at_most_ef FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
 SET hnsw.iterative_scan = strict_order;
 SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
 -- strict order: the distances never go down
