@@ -105,6 +105,7 @@ extern void HnswInitPage(Page page, uint16 flags);
 extern Buffer HnswNewBuffer(Relation index, ForkNumber forknum);
 extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 flags);
 extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
+extern Buffer HnswReadBufferHinted(Relation index, BlockNumber blkno);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Size HnswElementDataSize(const HnswIndexInfo *info);
 extern bool HnswElementDataInline(const HnswIndexInfo *info, int level);

@@ -97,27 +97,73 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 }
 
 /*
- * The frozen facts of an index (dimensions, m, metric, format), cached in
- * rd_amcache for the life of the relcache entry.
+ * What a backend keeps about an index in rd_amcache: the frozen facts of
+ * the metapage, and for each block the buffer it was last found in, so
+ * that a search can pin a page with ReadRecentBuffer() (which checks the
+ * buffer still holds the block) instead of a buffer-mapping lookup.
  */
-const HnswIndexInfo *
-HnswGetIndexInfo(Relation index)
+typedef struct HnswRelCache
+{
+	HnswIndexInfo info;			/* first: HnswGetIndexInfo returns it */
+	Buffer	   *recent;
+	BlockNumber nrecent;
+} HnswRelCache;
+
+static HnswRelCache *
+rel_cache(Relation index)
 {
 	if (index->rd_amcache == NULL)
 	{
 		HnswMetaPageData meta;
-		HnswIndexInfo *info;
+		HnswRelCache *rc;
 
 		HnswReadMeta(index, &meta);
-		info = MemoryContextAlloc(index->rd_indexcxt, sizeof(HnswIndexInfo));
-		info->dimensions = meta.dimensions;
-		info->m = meta.m;
-		info->ef_construction = meta.ef_construction;
-		info->metric = (HnswMetric) meta.metric;
-		info->format = (HnswFormat) meta.format;
-		index->rd_amcache = info;
+		rc = MemoryContextAllocZero(index->rd_indexcxt, sizeof(HnswRelCache));
+		rc->info.dimensions = meta.dimensions;
+		rc->info.m = meta.m;
+		rc->info.ef_construction = meta.ef_construction;
+		rc->info.metric = (HnswMetric) meta.metric;
+		rc->info.format = (HnswFormat) meta.format;
+		index->rd_amcache = rc;
 	}
-	return (const HnswIndexInfo *) index->rd_amcache;
+	return (HnswRelCache *) index->rd_amcache;
+}
+
+const HnswIndexInfo *
+HnswGetIndexInfo(Relation index)
+{
+	return &rel_cache(index)->info;
+}
+
+/* A pinned buffer of blkno, found through the recent-buffer hints. */
+Buffer
+HnswReadBufferHinted(Relation index, BlockNumber blkno)
+{
+	HnswRelCache *rc = rel_cache(index);
+	Buffer		buf;
+
+	if (blkno < rc->nrecent)
+	{
+		buf = rc->recent[blkno];
+		if (BufferIsValid(buf) &&
+			ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
+			return buf;
+	}
+	else
+	{
+		BlockNumber n = Max(blkno + 1, rc->nrecent * 2);
+
+		if (rc->recent == NULL)
+			rc->recent = MemoryContextAllocHuge(index->rd_indexcxt, sizeof(Buffer) * n);
+		else
+			rc->recent = repalloc_huge(rc->recent, sizeof(Buffer) * n);
+		for (BlockNumber i = rc->nrecent; i < n; i++)
+			rc->recent[i] = InvalidBuffer;
+		rc->nrecent = n;
+	}
+	buf = ReadBuffer(index, blkno);
+	rc->recent[blkno] = buf;
+	return buf;
 }
 
 /* Bytes of element data for one vector. */

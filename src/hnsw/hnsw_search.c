@@ -134,7 +134,7 @@ search_lock(HnswSearch *s, BlockNumber blkno)
 	{
 		if (s->pinned != InvalidBuffer)
 			ReleaseBuffer(s->pinned);
-		s->pinned = ReadBuffer(s->index, blkno);
+		s->pinned = HnswReadBufferHinted(s->index, blkno);
 	}
 	LockBuffer(s->pinned, BUFFER_LOCK_SHARE);
 	return s->pinned;
@@ -289,19 +289,19 @@ grow_heaps(HnswSearch *s)
 	}
 }
 
-int
-HnswSearchVisit(HnswSearch *s, ItemPointer tid)
+/*
+ * Visit the element at tid, already marked visited, on the page of buf
+ * (pinned; locked and unlocked here).  Returns its pool index.
+ */
+static int
+visit_pinned(HnswSearch *s, ItemPointer tid, Buffer buf)
 {
 	const HnswIndexInfo *info = s->info;
-	Buffer		buf;
 	HnswElementTuple etup;
 	HnswCandidate *c;
 	const float *vec;
 	BlockNumber overflow = InvalidBlockNumber;
 	MemoryContext old;
-
-	if (!visited_add(&s->visited, tid_key(tid)))
-		return -1;
 
 	old = MemoryContextSwitchTo(s->cxt);
 	if (s->npool == s->maxpool)
@@ -312,7 +312,7 @@ HnswSearchVisit(HnswSearch *s, ItemPointer tid)
 	grow_heaps(s);
 	c = &s->pool[s->npool];
 
-	buf = search_lock(s, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	etup = page_tuple(s->index, BufferGetPage(buf), tid, HNSW_ELEMENT_TUPLE);
 	c->tid = *tid;
 	c->neighbortid = etup->neighbortid;
@@ -386,6 +386,20 @@ HnswSearchVisit(HnswSearch *s, ItemPointer tid)
 	return s->npool++;
 }
 
+int
+HnswSearchVisit(HnswSearch *s, ItemPointer tid)
+{
+	Buffer		buf;
+	int			i;
+
+	if (!visited_add(&s->visited, tid_key(tid)))
+		return -1;
+	buf = search_lock(s, ItemPointerGetBlockNumber(tid));
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+	i = visit_pinned(s, tid, buf);
+	return i;
+}
+
 /* Offer a discovered element to the result heaps (live elements only). */
 static void
 offer(HnswSearch *s, int i)
@@ -417,6 +431,7 @@ static void
 expand_one(HnswSearch *s, int c)
 {
 	ItemPointerData nbrs[2 * HNSW_MAX_M];
+	int			visited_batch[2 * HNSW_MAX_M];
 	ItemPointerData ntid = s->pool[c].neighbortid;
 	Buffer		buf;
 	HnswNeighborTuple ntup;
@@ -446,12 +461,55 @@ expand_one(HnswSearch *s, int c)
 		LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 	}
 
+	/*
+	 * Visit the new neighbours in three passes, so that their pages' cache
+	 * misses overlap instead of coming one after another: pin each page and
+	 * prefetch its line pointer; prefetch each tuple (reading the line
+	 * pointer unlocked is only a hint: line pointers never move here);
+	 * then lock, compute and unlock each in turn.
+	 */
+	{
+		Buffer		bufs[2 * HNSW_MAX_M];
+		int			m = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			Page		page;
+
+			if (!visited_add(&s->visited, tid_key(&nbrs[i])))
+				continue;
+			nbrs[m] = nbrs[i];
+			bufs[m] = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
+			page = BufferGetPage(bufs[m]);
+			__builtin_prefetch(PageGetItemId(page, ItemPointerGetOffsetNumber(&nbrs[i])));
+			m++;
+		}
+		for (int i = 0; i < m; i++)
+		{
+			Page		page = BufferGetPage(bufs[i]);
+			ItemId		iid = PageGetItemId(page, ItemPointerGetOffsetNumber(&nbrs[i]));
+			Size		off = ItemIdGetOffset(iid);
+
+			if (off < BLCKSZ - 128)
+			{
+				__builtin_prefetch((char *) page + off);
+				__builtin_prefetch((char *) page + off + 64);
+				__builtin_prefetch((char *) page + off + 128);
+			}
+		}
+		for (int i = 0; i < m; i++)
+		{
+			int			e = visit_pinned(s, &nbrs[i], bufs[i]);
+
+			ReleaseBuffer(bufs[i]);
+			visited_batch[i] = e;
+		}
+		n = m;
+	}
 	for (int i = 0; i < n; i++)
 	{
-		int			e = HnswSearchVisit(s, &nbrs[i]);
+		int			e = visited_batch[i];
 
-		if (e < 0)
-			continue;
 		heap_push(s, s->cand, &s->ncand, e, false);
 		if (s->resumed || (s->ntop >= s->ef && s->pool[e].dist > DIST(s, s->top[0])))
 		{
