@@ -354,7 +354,6 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 	{
 		int			idx[HNSW_MAX_EF_CONSTRUCTION];
 		int			nidx = 0;
-		int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
 		int			nsel;
 
 		HnswSearchReset(&s);
@@ -369,7 +368,8 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 		HnswSearchLayer(&s, idx, nidx, info->ef_construction, lc);
 		for (int i = 0; i < s.nout; i++)
 			cands[i] = &s.pool[s.out[i]];
-		nsel = HnswSelectNeighbors(info, cands, s.nout, cap, selected);
+		/* m neighbours on every level, as in the build (hnsw_build.c) */
+		nsel = HnswSelectNeighbors(info, cands, s.nout, info->m, selected);
 		nbrs[lc].n = nsel;
 		for (int i = 0; i < nsel; i++)
 		{
