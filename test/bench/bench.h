@@ -126,6 +126,14 @@ extern char *BenchQueryValue(PGconn *conn, const char *sql);
 extern double BenchLoad(BenchEngine *engine, const BenchDataset *ds,
 						const char *storage);
 
+/*
+ * Delete every other row (even ids), VACUUM, then COPY them back in and
+ * VACUUM again.  Returns the seconds of delete + vacuum; the seconds of the
+ * re-insert go to *reinsert_s.
+ */
+extern double BenchChurn(BenchEngine *engine, const BenchDataset *ds,
+						 double *reinsert_s);
+
 /* Times in seconds from a monotonic clock. */
 extern double BenchNow(void);
 

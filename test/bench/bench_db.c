@@ -157,9 +157,12 @@ put_int32(char **p, int32_t v)
 	*p += 4;
 }
 
-/* COPY one table (id int4, embedding vector) in binary format. */
+/*
+ * COPY one table (id int4, embedding vector) in binary format; with
+ * stride > 1, only the rows whose id is a multiple of stride.
+ */
 static void
-copy_vectors(PGconn *conn, const char *table, const BenchVectors *v)
+copy_vectors(PGconn *conn, const char *table, const BenchVectors *v, int stride)
 {
 	size_t		rowsize = 2 + 4 + 4 + 4 + 4 + 4 * (size_t) v->dim;
 	size_t		bufsize = rowsize * 256 + 64;
@@ -184,6 +187,19 @@ copy_vectors(PGconn *conn, const char *table, const BenchVectors *v)
 	put_int32(&p, 0);			/* header extension length */
 	for (int i = 0; i < v->n; i++)
 	{
+		if (stride > 1 && (i + 1) % stride != 0)
+		{
+			if (i == v->n - 1)
+			{
+				put_int16(&p, -1);
+				if (PQputCopyData(conn, buf, (int) (p - buf)) != 1)
+				{
+					fprintf(stderr, "vecq_bench: %s", PQerrorMessage(conn));
+					exit(1);
+				}
+			}
+			continue;
+		}
 		put_int16(&p, 2);
 		put_int32(&p, 4);
 		put_int32(&p, i + 1);	/* ids are 1-based: row i has id i + 1 */
@@ -241,12 +257,27 @@ BenchLoad(BenchEngine *engine, const BenchDataset *ds, const char *storage)
 	}
 
 	start = BenchNow();
-	copy_vectors(engine->conn, "bench_items", &ds->base);
+	copy_vectors(engine->conn, "bench_items", &ds->base, 1);
 	BenchExec(engine->conn, "VACUUM (ANALYZE) bench_items");
 	start = BenchNow() - start;
 
-	copy_vectors(engine->conn, "bench_queries", &ds->queries);
+	copy_vectors(engine->conn, "bench_queries", &ds->queries, 1);
 	BenchExec(engine->conn, "VACUUM (ANALYZE) bench_queries");
 	BenchExec(engine->conn, "CHECKPOINT");
 	return start;
+}
+
+double
+BenchChurn(BenchEngine *engine, const BenchDataset *ds, double *reinsert_s)
+{
+	double		start = BenchNow();
+	double		t;
+
+	BenchExec(engine->conn, "DELETE FROM bench_items WHERE id % 2 = 0");
+	BenchExec(engine->conn, "VACUUM bench_items");
+	t = BenchNow();
+	copy_vectors(engine->conn, "bench_items", &ds->base, 2);
+	BenchExec(engine->conn, "VACUUM (ANALYZE) bench_items");
+	*reinsert_s = BenchNow() - t;
+	return t - start;
 }

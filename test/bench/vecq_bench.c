@@ -47,6 +47,7 @@ typedef struct Options
 	const char *cachedir;
 	const char *csv;
 	int			threads;
+	bool		churn;
 } Options;
 
 /* what one engine measured */
@@ -66,6 +67,10 @@ typedef struct EngineResult
 	int			best99;
 	int			pgbench_ef;
 	double		tps[MAX_LIST];
+	double		churn_delete_s;
+	double		churn_insert_s;
+	double		churn_recall[MAX_LIST];
+	double		churn_qps[MAX_LIST];
 } EngineResult;
 
 static Options opt;
@@ -105,6 +110,8 @@ usage(void)
 		   "  --cache DIR            data and ground truth cache (default /var/tmp/vecq-bench)\n"
 		   "  --csv FILE             also write every figure as CSV\n"
 		   "  --threads N            threads for ground truth (default: CPUs)\n"
+		   "  --churn                afterwards delete every other row, VACUUM, insert\n"
+		   "                         them again, VACUUM, and sweep once more\n"
 		   "\nConnection: PGHOST, PGPORT, PGUSER; databases bench_<engine> are created.\n");
 }
 
@@ -175,6 +182,11 @@ parse_options(int argc, char **argv)
 		if (strcmp(a, "--skip-load") == 0)
 		{
 			opt.skip_load = true;
+			continue;
+		}
+		if (strcmp(a, "--churn") == 0)
+		{
+			opt.churn = true;
 			continue;
 		}
 		if (v == NULL)
@@ -573,6 +585,41 @@ run_pgbench(int e, int clients)
 			results[e].tps[i] = tps;
 }
 
+/*
+ * Delete half the rows, vacuum, insert them again, vacuum, and sweep once
+ * more: the recall a graph keeps through churn, next to a fresh build's.
+ */
+static void
+run_churn(void)
+{
+	for (int j = 0; j < nengines; j++)
+	{
+		EngineResult *r = &results[j];
+
+		fprintf(stderr, "vecq_bench: %s: churn (delete half, vacuum, reinsert, vacuum)\n",
+				engines[j].name);
+		r->churn_delete_s = BenchChurn(&engines[j], &ds, &r->churn_insert_s);
+		for (int i = 0; i < opt.nefs; i++)
+		{
+			/* sweep slot 0 is overwritten; keep the fresh figures first */
+			double		recall = r->recall[i][0],
+						qps = r->qps[i][0],
+						p50 = r->p50[i][0],
+						p99 = r->p99[i][0],
+						rows = r->avg_rows[i];
+
+			run_sweep(j, i, 0, true);
+			r->avg_rows[i] = rows;
+			r->churn_recall[i] = r->recall[i][0];
+			r->churn_qps[i] = r->qps[i][0];
+			r->recall[i][0] = recall;
+			r->qps[i][0] = qps;
+			r->p50[i][0] = p50;
+			r->p99[i][0] = p99;
+		}
+	}
+}
+
 /* ---------------- report ---------------- */
 
 static double
@@ -671,6 +718,25 @@ report(void)
 			if (r->best99 >= 0)
 				printf("     0.99 at ef %d: QPS %.1f\n", opt.efs[r->best99],
 					   med_qps(e, r->best99));
+		}
+		if (opt.churn)
+		{
+			printf("   churn: delete half + VACUUM %.1f s, reinsert (COPY) + VACUUM %.1f s\n",
+				   r->churn_delete_s, r->churn_insert_s);
+			csv_row(engines[e].name, "churn_delete_s", "", r->churn_delete_s);
+			csv_row(engines[e].name, "churn_insert_s", "", r->churn_insert_s);
+			printf("   %8s %8s %9s %9s\n", "ef", "recall", "QPS", "Δrecall");
+			for (int i = 0; i < opt.nefs; i++)
+			{
+				char		ef[16];
+
+				snprintf(ef, sizeof(ef), "%d", opt.efs[i]);
+				printf("   %8s %8.4f %9.1f %+9.4f\n", opt.efs[i] ? ef : "exact",
+					   r->churn_recall[i], r->churn_qps[i],
+					   r->churn_recall[i] - med_recall(e, i));
+				csv_row(engines[e].name, "churn_recall", ef, r->churn_recall[i]);
+				csv_row(engines[e].name, "churn_qps", ef, r->churn_qps[i]);
+			}
 		}
 		for (int i = 0; i < opt.nclients; i++)
 		{
@@ -799,6 +865,8 @@ main(int argc, char **argv)
 			run_pgbench(e, opt.clients[i]);
 		}
 
+	if (opt.churn)
+		run_churn();
 	report();
 	for (int e = 0; e < nengines; e++)
 		BenchEngineClose(&engines[e]);
