@@ -368,8 +368,14 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 		HnswSearchLayer(&s, idx, nidx, info->ef_construction, lc);
 		for (int i = 0; i < s.nout; i++)
 			cands[i] = &s.pool[s.out[i]];
-		/* m neighbours on every level, as in the build (hnsw_build.c) */
-		nsel = HnswSelectNeighbors(info, cands, s.nout, info->m, selected);
+		/*
+		 * Up to the level's capacity (2m on level 0): unlike the build, where
+		 * lists of early elements fill up through later links, an element
+		 * inserted into a grown graph gets few later links.  With m here,
+		 * recall after deleting and reinserting half the rows fell 0.011
+		 * below a fresh build's at ef_search 10; with 2m, 0.004.
+		 */
+		nsel = HnswSelectNeighbors(info, cands, s.nout, HNSW_LEVEL_SLOTS(lc, info->m), selected);
 		nbrs[lc].n = nsel;
 		for (int i = 0; i < nsel; i++)
 		{

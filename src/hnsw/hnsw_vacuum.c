@@ -154,7 +154,8 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 {
 	const HnswIndexInfo *info = vs->info;
 	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
-	int			maxc = cap + cap * cap;
+	int			maxc = cap + 2 * cap * cap;
+	int			nlive = 0;
 	ItemPointerData *ctids = palloc(sizeof(ItemPointerData) * maxc);
 	int			nc = 0;
 	HnswCandidate *cands;
@@ -168,7 +169,10 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 	for (int i = 0; i < n; i++)
 	{
 		if (!is_deleted(vs, &cur[i]))
+		{
 			ctids[nc++] = cur[i];
+			nlive++;
+		}
 		else
 		{
 			ItemPointerData dn;
@@ -176,6 +180,31 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 
 			HnswLoadElement(vs->index, info, &cur[i], NULL, NULL, NULL, &dn);
 			ns = HnswLoadNeighbors(vs->index, info, &dn, lc, sub);
+			for (int j = 0; j < ns && nc < maxc; j++)
+			{
+				bool		dup = ItemPointerEquals(&sub[j], etid) || is_deleted(vs, &sub[j]);
+
+				for (int k = 0; k < nc && !dup; k++)
+					dup = ItemPointerEquals(&ctids[k], &sub[j]);
+				if (!dup)
+					ctids[nc++] = sub[j];
+			}
+		}
+	}
+
+	/*
+	 * An element that lost most of its neighbours also looks two hops away
+	 * through the live ones, so that it does not end up weakly linked.
+	 */
+	if (nlive < cap / 2)
+	{
+		for (int i = 0; i < nlive; i++)
+		{
+			ItemPointerData ln;
+			int			ns;
+
+			HnswLoadElement(vs->index, info, &ctids[i], NULL, NULL, NULL, &ln);
+			ns = HnswLoadNeighbors(vs->index, info, &ln, lc, sub);
 			for (int j = 0; j < ns && nc < maxc; j++)
 			{
 				bool		dup = ItemPointerEquals(&sub[j], etid) || is_deleted(vs, &sub[j]);
