@@ -1,7 +1,7 @@
 # Makefile for the vecq extension (PGXS)
 #
 # make && make install        build and install the extension
-# make installcheck           run the pg_regress suite against a running server
+# make installcheck           run the pg_regress and isolation suites against a running server
 # test/run_tests.sh           set up a throwaway cluster and run every test
 
 MODULE_big = vecq
@@ -39,6 +39,11 @@ PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
 REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash hnsw_ddl hnsw_search upgrade
 REGRESS_OPTS = --inputdir=test --load-extension=vecq
+
+# isolation specs: test/specs/x.spec -> expected/x.out; pg_regress reads
+# <outputdir>/expected first, hence --outputdir=. (results/ as for REGRESS)
+ISOLATION = hnsw_insert_concurrent hnsw_vacuum_concurrent hnsw_scan_snapshot
+ISOLATION_OPTS = --inputdir=test --outputdir=. --load-extension=vecq
 
 # SIMD kernels: each file is compiled for its instruction set only; the
 # dispatcher in distance.c calls them after checking the CPU at load time.

@@ -9,7 +9,10 @@
 # 3. starts a throwaway cluster (as the postgres OS user) and runs
 #    the pg_regress suite (test/sql -> expected/),
 #    the wire-format tests from a real client (node pg + pgvector),
-#    the parser/server cross-check on the fuzzer's corpus;
+#    the parser/server cross-check on the fuzzer's corpus,
+#    the isolation specs (test/specs -> expected/);
+# 4. the TAP tests (test/t: crash recovery, streaming replica), which make
+#    their own clusters;
 # then prints "N passed, N failed" and exits non-zero on any failure.
 #
 # Each suite counts its own tests; a suite that dies without reporting
@@ -84,7 +87,7 @@ run_suite() {
 # pg_regress reports one line per test: "test x ... ok" or "... FAILED"
 run_regress() {
 	local out="$LOGDIR/regress.out"
-	make -s installcheck PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
+	make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
 	local rc=$?
 	cat "$out"
 	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
@@ -92,6 +95,61 @@ run_regress() {
 	fi
 	echo "regress: $(grep -cE '\.\.\. ok' "$out") passed," \
 		"$(grep -cE '\.\.\. FAILED' "$out") failed"
+	return $rc
+}
+
+# the isolation specs only (make installcheck runs REGRESS, then ISOLATION);
+# pg_isolation_regress reports like pg_regress
+run_isolation() {
+	local out="$LOGDIR/isolation.out"
+	make -s installcheck REGRESS= PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
+	local rc=$?
+	cat "$out"
+	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
+		head -n 200 "$VECQ_ROOT/regression.diffs"
+	fi
+	echo "isolation: $(grep -cE '\.\.\. ok' "$out") passed," \
+		"$(grep -cE '\.\.\. FAILED' "$out") failed"
+	return $rc
+}
+
+# TAP tests: prove, as the postgres user (initdb refuses root), on a copy of
+# test/t in a scratch directory (the source tree may not be readable by
+# postgres) where the tests put their clusters (tmp_check/, kept on failure).
+# Counts come from prove's "Files=N, Tests=M" and "Failed X/Y subtests"; a
+# test script that dies counts as one more failure.
+run_tap() {
+	local dir out rc log pgxs
+	pgxs="$("$PG_BINDIR/pg_config" --pkglibdir)/pgxs"
+	dir=$(mktemp -d /tmp/vecq-tap.XXXXXX)
+	mkdir "$dir/t" && cp "$VECQ_ROOT"/test/t/*.pl "$dir/t/" || return 1
+	chown -R postgres:postgres "$dir"
+	out="$LOGDIR/tap.out"
+	(cd "$dir" && runuser -u postgres -- env PATH="$PG_BINDIR:$PATH" TESTDIR="$dir" \
+		PG_REGRESS="$pgxs/src/test/regress/pg_regress" \
+		prove --timer -I "$pgxs/src/test/perl" t/*.pl) >"$out" 2>&1
+	rc=$?
+	cat "$out"
+	local tests failed dubious
+	tests=$(sed -nE 's/^Files=[0-9]+, Tests=([0-9]+),.*/\1/p' "$out" | tail -n 1)
+	failed=$(sed -nE 's/^Failed ([0-9]+)\/[0-9]+ subtests.*/\1/p' "$out" \
+		| awk '{ n += $1 } END { print n + 0 }')
+	# scripts that failed without a failed subtest (died, bad plan)
+	dubious=$(grep -cE '\(Wstat: [0-9]+ .*Failed: 0\)' "$out")
+	tests=${tests:-0}
+	failed=${failed:-0}
+	if grep -q '^Result: PASS' "$out" && [ "$rc" -eq 0 ]; then
+		rm -rf "$dir"
+	else
+		for log in "$dir"/tmp_check/log/regress_log_*; do
+			[ -f "$log" ] || continue
+			echo "---- $log (failures, then the last lines)"
+			grep -E 'not ok|Failed test|died|Bail' "$log" | head -n 20
+			tail -n 15 "$log"
+		done
+		echo "(clusters and logs kept in $dir)"
+	fi
+	echo "tap: $((tests - failed)) passed, $((failed + dubious)) failed"
 	return $rc
 }
 
@@ -123,10 +181,13 @@ if vecq_cluster_start; then
 	run_suite regress run_regress
 	run_suite wire run_wire
 	run_suite fuzz-cross-check run_cross_check
+	run_suite isolation run_isolation
 	vecq_cluster_stop
 else
 	record cluster 0 1
 fi
+
+run_suite tap run_tap
 
 echo
 if [ ${#FAILED_SUITES[@]} -gt 0 ]; then
