@@ -52,3 +52,16 @@ CREATE OPERATOR CLASS vector_l1_ops
 	FOR TYPE vector USING hnsw AS
 	OPERATOR 1 <+> (vector, vector) FOR ORDER BY float_ops,
 	FUNCTION 1 hnsw_metric_l1(internal);
+
+--
+-- vecq_index_check(index, heapallindexed): verify an HNSW index (pages,
+-- tuples, neighbour lists, entry point, reachability of every live element,
+-- and with heapallindexed that every visible heap row with a vector is
+-- indexed).  Returns one row per problem; none for a healthy index.
+--
+CREATE FUNCTION vecq_index_check(index regclass, heapallindexed boolean DEFAULT false)
+	RETURNS TABLE (blkno bigint, offnum integer, problem text)
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION vecq_index_check(regclass, boolean) IS
+	'check the invariants of an hnsw index; one row per problem found';

@@ -711,6 +711,150 @@ insert_spilled(HnswBuildState *bs)
 	bs->spill = NULL;
 }
 
+/* ---------------- reachability ---------------- */
+
+/*
+ * Pruning can leave an element with no incoming link on some level, so no
+ * search could ever reach it.  After the graph is complete (one process),
+ * each level is walked from the entry point; an element not reached gets a
+ * link from the nearest reached element among its own neighbours: a free
+ * slot, or the slot of that element's farthest neighbour that has another
+ * incoming link.  Repeated until every element is reached or nothing more
+ * can be done.
+ */
+static void
+connect_unreachable(HnswBuildState *bs)
+{
+	HnswShared *shared = bs->shared;
+	uint32		n = shared->nelements;
+	ElemRef    *refs;
+	uint8	   *seen;
+	uint32	   *queue;
+	uint16	   *indeg;
+	int			m = bs->info->m;
+
+	if (shared->entry == NO_ELEM || n < 2)
+		return;
+	refs = palloc(sizeof(ElemRef) * n);
+	for (Size off = 0; off < shared->used;)
+	{
+		BuildElem  *e = (BuildElem *) (bs->arena + off);
+
+		refs[e->ordinal] = (ElemRef) (off / ARENA_UNIT);
+		off += elem_size(shared, e->level);
+	}
+	seen = palloc(n);
+	queue = palloc(sizeof(uint32) * n);
+	indeg = palloc(sizeof(uint16) * n);
+
+	for (int lc = shared->maxlevel; lc >= 0; lc--)
+	{
+		int			first = HNSW_LEVEL_FIRST_SLOT(lc, m);
+		int			cap = HNSW_LEVEL_SLOTS(lc, m);
+
+		memset(indeg, 0, sizeof(uint16) * n);
+		for (uint32 i = 0; i < n; i++)
+		{
+			BuildElem  *e = elem(bs, refs[i]);
+
+			if (e->level >= lc && ItemPointerIsValid(&e->heaptid))
+				for (int j = 0; j < e->counts[lc]; j++)
+					indeg[elem(bs, elem_ids(bs, e)[first + j])->ordinal]++;
+		}
+		for (int round = 0; round < 20; round++)
+		{
+			uint32		head = 0,
+						tail = 0;
+			uint32		unreached = 0,
+						fixed = 0;
+
+			CHECK_FOR_INTERRUPTS();
+			memset(seen, 0, n);
+			queue[tail++] = elem(bs, shared->entry)->ordinal;
+			seen[queue[0]] = 1;
+			while (head < tail)
+			{
+				BuildElem  *e = elem(bs, refs[queue[head++]]);
+
+				for (int j = 0; j < e->counts[lc]; j++)
+				{
+					uint32		o = elem(bs, elem_ids(bs, e)[first + j])->ordinal;
+
+					if (!seen[o])
+					{
+						seen[o] = 1;
+						queue[tail++] = o;
+					}
+				}
+			}
+			for (uint32 i = 0; i < n; i++)
+			{
+				BuildElem  *u = elem(bs, refs[i]);
+				ElemRef    *uids;
+				float	   *udists;
+				int			order[2 * HNSW_MAX_M];
+				int			nu;
+
+				if (u->level < lc || seen[i] || !ItemPointerIsValid(&u->heaptid))
+					continue;
+				unreached++;
+				uids = elem_ids(bs, u) + first;
+				udists = elem_dists(bs, u) + first;
+				nu = u->counts[lc];
+				/* u's neighbours, nearest first */
+				for (int j = 0; j < nu; j++)
+				{
+					int			k = j;
+
+					while (k > 0 && udists[order[k - 1]] > udists[j])
+					{
+						order[k] = order[k - 1];
+						k--;
+					}
+					order[k] = j;
+				}
+				for (int j = 0; j < nu; j++)
+				{
+					BuildElem  *r = elem(bs, uids[order[j]]);
+					ElemRef    *rids = elem_ids(bs, r) + first;
+					float	   *rdists = elem_dists(bs, r) + first;
+					int			victim = -1;
+					bool		append = false;
+
+					if (!seen[r->ordinal])
+						continue;
+					if (r->counts[lc] < cap)
+					{
+						victim = r->counts[lc];
+						append = true;
+					}
+					else
+						for (int k = 0; k < r->counts[lc]; k++)
+						{
+							uint32		fo = elem(bs, rids[k])->ordinal;
+
+							if (indeg[fo] > 1 && (victim < 0 || rdists[k] > rdists[victim]))
+								victim = k;
+						}
+					if (victim < 0)
+						continue;
+					if (append)
+						r->counts[lc]++;
+					else
+						indeg[elem(bs, rids[victim])->ordinal]--;
+					rids[victim] = refs[i];
+					rdists[victim] = udists[order[j]];
+					indeg[i]++;
+					fixed++;
+					break;
+				}
+			}
+			if (unreached == 0 || fixed == 0)
+				break;
+		}
+	}
+}
+
 /* ---------------- writing pages ---------------- */
 
 /* Simulated page fill, mirroring PageAddItem on a fresh page. */
@@ -1223,6 +1367,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_WRITE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, shared->nelements);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
+	connect_unreachable(&bs);
 	place_elements(&bs);
 	last_page = write_elements(&bs);
 	if (shared->entry != NO_ELEM)

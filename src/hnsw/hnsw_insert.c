@@ -233,9 +233,9 @@ HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer ntid
  * element etid; when the list is full, keep the best by the selection
  * heuristic, which may leave the new element out.
  */
-static void
+static bool
 link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
-		  ItemPointer newtid, const float *newvec, int lc)
+		  ItemPointer newtid, const float *newvec, int lc, bool force)
 {
 	Size		vsize = HnswElementDataSize(info);
 	float	   *evec = palloc(vsize);
@@ -253,7 +253,7 @@ link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 
 	HnswLoadElement(index, info, etid, evec, &flags, NULL, &ntid);
 	if (flags & HNSW_ELEMENT_DELETED)
-		return;
+		return false;
 
 	for (int attempt = 0; attempt < HNSW_UPDATE_RETRIES; attempt++)
 	{
@@ -266,13 +266,13 @@ link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 			if (ItemPointerEquals(&cur[i], newtid))
 				present = true;
 		if (present)
-			return;
+			return true;
 		if (n < cap)
 		{
 			memcpy(next, cur, sizeof(ItemPointerData) * n);
 			next[n] = *newtid;
 			if (HnswReplaceNeighbors(index, info, &ntid, lc, cur, n, next, n + 1))
-				return;
+				return true;
 			continue;
 		}
 
@@ -319,12 +319,20 @@ link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 					keeps_new = true;
 			}
 			if (!keeps_new)
-				return;
+			{
+				if (!force)
+					return false;
+				/* the new element's only chance of a link: take the last place */
+				if (nsel < cap)
+					nsel++;
+				next[nsel - 1] = *newtid;
+			}
 		}
 		if (HnswReplaceNeighbors(index, info, &ntid, lc, cur, n, next, nsel))
-			return;
+			return true;
 	}
-	/* lost every race: the element stays reachable through its other links */
+	/* lost every race */
+	return false;
 }
 
 /*
@@ -419,8 +427,20 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 	write_element(index, info, vec, heaptid, level, nbrs, &etid);
 	note_new_element(index, &etid, level);
 	for (int lc = Min(level, meta.entry_level); lc >= 0; lc--)
+	{
+		bool		linked = false;
+
 		for (int i = 0; i < nbrs[lc].n; i++)
-			link_back(index, info, &nbrs[lc].tids[i], &etid, vec, lc);
+			linked |= link_back(index, info, &nbrs[lc].tids[i], &etid, vec, lc, false);
+
+		/*
+		 * If every neighbour's list kept it out (the heuristic does that to
+		 * elements that are never nearest, often under inner product), no
+		 * search could reach it: make its nearest neighbour link to it.
+		 */
+		if (!linked && nbrs[lc].n > 0)
+			(void) link_back(index, info, &nbrs[lc].tids[0], &etid, vec, lc, true);
+	}
 
 	UnlockPage(index, HNSW_METAPAGE_BLKNO, mode);
 }

@@ -170,7 +170,13 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 	{
 		if (!is_deleted(vs, &cur[i]))
 		{
-			ctids[nc++] = cur[i];
+			bool		dup = false;
+
+			/* a deleted neighbour earlier in the list may have brought it */
+			for (int k = 0; k < nc && !dup; k++)
+				dup = ItemPointerEquals(&ctids[k], &cur[i]);
+			if (!dup)
+				ctids[nc++] = cur[i];
 			nlive++;
 		}
 		else

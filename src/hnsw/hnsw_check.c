@@ -1,0 +1,728 @@
+/*-------------------------------------------------------------------------
+ *
+ * hnsw_check.c
+ *	  vecq_index_check(index, heapallindexed): verify the invariants of an
+ *	  HNSW index and report every problem as a row, as amcheck does for
+ *	  B-trees.
+ *
+ * Pass 1 reads every page in order: page headers, element tuples (level,
+ * data length, finite vector, unit norm for cosine, heap TID present
+ * exactly when live) and neighbour tuples, and remembers each element.
+ * Pass 2 reads the pages again and checks every neighbour list against
+ * what pass 1 found (points to an element whose level reaches the list's,
+ * no self link, no duplicate, no gap), keeping level-by-level adjacency.
+ * Then: the metapage's entry point, and reachability: every live element
+ * must be reachable from the entry point on level 0 (through deleted
+ * elements too, as scans are), and on each higher level every element of
+ * that level.  With heapallindexed, every heap row visible to the current
+ * snapshot with a non-NULL vector must be in the index.
+ *
+ * Buffers are share-locked one at a time; the index is read under
+ * AccessShareLock, so concurrent inserts may make a list briefly point to
+ * an element written after pass 1 read its page: run it on a quiet index
+ * for exact results.
+ *
+ * src/hnsw/hnsw_check.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/relation.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "hnsw/hnsw.h"
+#include "vector/vector.h"
+
+typedef struct CheckElem
+{
+	uint64		key;			/* element tuple: block << 16 | offset */
+	int32		index;			/* 0, 1, 2, ... */
+	uint8		level;
+	bool		deleted;
+	ItemPointerData neighbortid;
+} CheckElem;
+
+typedef struct CheckNbr
+{
+	uint64		key;			/* neighbour tuple */
+	uint64		owner;			/* its element, 0 if none */
+	uint8		level;
+	uint16		nslots;
+} CheckNbr;
+
+typedef struct CheckHeapTid
+{
+	uint64		key;			/* heap TID of a live element */
+} CheckHeapTid;
+
+typedef struct CheckState
+{
+	Relation	index;
+	Relation	heap;
+	ReturnSetInfo *rsinfo;
+	BufferAccessStrategy strategy;
+	HnswMetaPageData meta;
+	HTAB	   *elems;
+	HTAB	   *nbrs;
+	HTAB	   *heaptids;
+	int32		nelems;
+	CheckElem **byindex;		/* element of each index */
+	int32	   *adj;			/* level-lc links, per element (CSR) */
+	int64	   *adjstart;		/* nelems * (HNSW_MAX_LEVEL + 2) offsets */
+	int64		nproblems;
+} CheckState;
+
+static inline uint64
+tid_key(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+/* hash_search by item pointer */
+static void *
+lookup(HTAB *hash, ItemPointer tid, HASHACTION action, bool *found)
+{
+	uint64		key = tid_key(tid);
+
+	return hash_search(hash, &key, action, found);
+}
+
+static void
+problem(CheckState *cs, int64 blkno, int offnum, const char *fmt,...)
+	pg_attribute_printf(4, 5);
+
+static void
+problem(CheckState *cs, int64 blkno, int offnum, const char *fmt,...)
+{
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+	char		buf[512];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (blkno < 0)
+		nulls[0] = true;
+	else
+		values[0] = Int64GetDatum(blkno);
+	if (offnum < 0)
+		nulls[1] = true;
+	else
+		values[1] = Int32GetDatum(offnum);
+	values[2] = CStringGetTextDatum(buf);
+	tuplestore_putvalues(cs->rsinfo->setResult, cs->rsinfo->setDesc, values, nulls);
+	cs->nproblems++;
+}
+
+static HTAB *
+make_hash(const char *name, Size entrysize)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create(name, 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+/* Check the page's special space; false if its contents cannot be read. */
+static bool
+check_page(CheckState *cs, Page page, BlockNumber blkno, uint16 *flags)
+{
+	HnswPageOpaque opaque;
+
+	if (PageIsNew(page))
+	{
+		problem(cs, blkno, 0, "page is uninitialized");
+		return false;
+	}
+	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)))
+	{
+		problem(cs, blkno, 0, "page has special space of %u bytes, not %u",
+				(unsigned) PageGetSpecialSize(page),
+				(unsigned) MAXALIGN(sizeof(HnswPageOpaqueData)));
+		return false;
+	}
+	opaque = HnswPageGetOpaque(page);
+	if (opaque->page_id != HNSW_PAGE_ID)
+	{
+		problem(cs, blkno, 0, "page has page id 0x%04x, not 0x%04x",
+				opaque->page_id, HNSW_PAGE_ID);
+		return false;
+	}
+	*flags = opaque->flags;
+	return true;
+}
+
+static bool
+check_meta(CheckState *cs)
+{
+	Buffer		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, HNSW_METAPAGE_BLKNO,
+										 RBM_NORMAL, cs->strategy);
+	Page		page;
+	uint16		flags;
+	bool		ok = false;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (check_page(cs, page, HNSW_METAPAGE_BLKNO, &flags))
+	{
+		HnswMetaPage m = HnswPageGetMeta(page);
+
+		if (!(flags & HNSW_PAGE_META))
+			problem(cs, 0, 0, "block 0 is not a metapage");
+		else if (m->magic != HNSW_MAGIC)
+			problem(cs, 0, 0, "metapage has magic 0x%08x, not 0x%08x", m->magic, HNSW_MAGIC);
+		else if (m->version != HNSW_VERSION)
+			problem(cs, 0, 0, "metapage has version %u, not %u", m->version, HNSW_VERSION);
+		else if (m->m < HNSW_MIN_M || m->m > HNSW_MAX_M ||
+				 m->dimensions < 1 || m->dimensions > VECTOR_MAX_DIM ||
+				 m->metric < HNSW_METRIC_L2 || m->metric > HNSW_METRIC_L1)
+			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
+					m->m, m->dimensions, m->metric);
+		else
+		{
+			cs->meta = *m;
+			ok = true;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return ok;
+}
+
+/* The vector of an element, checked: finite, and unit length for cosine. */
+static void
+check_vector(CheckState *cs, BlockNumber blkno, OffsetNumber off, const float *v)
+{
+	double		norm = 0;
+
+	for (uint32 i = 0; i < cs->meta.dimensions; i++)
+	{
+		if (isnan(v[i]) || isinf(v[i]))
+		{
+			problem(cs, blkno, off, "vector element %u is not finite", i + 1);
+			return;
+		}
+		norm += (double) v[i] * v[i];
+	}
+	if (cs->meta.metric == HNSW_METRIC_COSINE && fabs(sqrt(norm) - 1.0) > 1e-3)
+		problem(cs, blkno, off, "cosine vector has norm %g, not 1", sqrt(norm));
+}
+
+static void
+check_overflow(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber first,
+			   BlockNumber nblocks)
+{
+	Size		len = sizeof(float) * (Size) cs->meta.dimensions;
+	Size		done = 0;
+	BlockNumber b = first;
+	float	   *v = palloc(len);
+
+	while (done < len)
+	{
+		Buffer		buf;
+		Page		page;
+		uint16		flags;
+		Size		chunk = Min(len - done, HNSW_OVERFLOW_PAGE_CAPACITY);
+
+		if (b == InvalidBlockNumber || b >= nblocks || b == HNSW_METAPAGE_BLKNO)
+		{
+			problem(cs, blkno, off, "overflow chain ends early at block %u", b);
+			pfree(v);
+			return;
+		}
+		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, b, RBM_NORMAL, cs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!check_page(cs, page, b, &flags) || !(flags & HNSW_PAGE_OVERFLOW))
+		{
+			problem(cs, blkno, off, "overflow chain reaches block %u, which is not an overflow page", b);
+			UnlockReleaseBuffer(buf);
+			pfree(v);
+			return;
+		}
+		memcpy((char *) v + done, PageGetContents(page), chunk);
+		b = HnswPageGetOpaque(page)->nextblkno;
+		UnlockReleaseBuffer(buf);
+		done += chunk;
+	}
+	check_vector(cs, blkno, off, v);
+	pfree(v);
+}
+
+/* Pass 1: pages, element and neighbour tuples. */
+static void
+scan_tuples(CheckState *cs, BlockNumber nblocks)
+{
+	Size		datalen = sizeof(float) * (Size) cs->meta.dimensions;
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		uint16		flags;
+		OffsetNumber maxoff;
+		BlockNumber overflow_first[MaxOffsetNumber];
+		OffsetNumber overflow_off[MaxOffsetNumber];
+		int			noverflow = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, cs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!check_page(cs, page, blkno, &flags) || (flags & HNSW_PAGE_OVERFLOW))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		if (!(flags & HNSW_PAGE_DATA))
+		{
+			problem(cs, blkno, 0, "page is neither a data page nor an overflow page");
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			uint8	   *tup;
+			ItemPointerData tid;
+			bool		found;
+
+			if (!ItemIdIsNormal(iid))
+			{
+				problem(cs, blkno, off, "line pointer is not in use");
+				continue;
+			}
+			tup = (uint8 *) PageGetItem(page, iid);
+			ItemPointerSet(&tid, blkno, off);
+			if (*tup == HNSW_ELEMENT_TUPLE)
+			{
+				HnswElementTuple etup = (HnswElementTuple) tup;
+				bool		deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+				CheckElem  *e;
+
+				if (ItemIdGetLength(iid) < offsetof(HnswElementTupleData, data))
+				{
+					problem(cs, blkno, off, "element tuple is too short");
+					continue;
+				}
+				if (etup->level > HNSW_MAX_LEVEL)
+					problem(cs, blkno, off, "element level %u is above %d", etup->level, HNSW_MAX_LEVEL);
+				if (deleted == ItemPointerIsValid(&etup->heaptid))
+					problem(cs, blkno, off, deleted ? "deleted element has a heap TID"
+							: "live element has no heap TID");
+				if (etup->flags & HNSW_ELEMENT_OVERFLOW)
+				{
+					if (etup->datalen != sizeof(HnswOverflowRef))
+						problem(cs, blkno, off, "element data has %u bytes, not an overflow reference",
+								etup->datalen);
+					else
+					{
+						overflow_first[noverflow] = ((HnswOverflowRef *) etup->data)->first;
+						overflow_off[noverflow++] = off;
+					}
+				}
+				else if (etup->datalen != datalen ||
+						 ItemIdGetLength(iid) < offsetof(HnswElementTupleData, data) + datalen)
+					problem(cs, blkno, off, "element data has %u bytes, not %zu",
+							etup->datalen, datalen);
+				else
+					check_vector(cs, blkno, off, (const float *) etup->data);
+
+				e = lookup(cs->elems, &tid, HASH_ENTER, &found);
+				e->index = cs->nelems++;
+				e->level = Min(etup->level, HNSW_MAX_LEVEL);
+				e->deleted = deleted;
+				e->neighbortid = etup->neighbortid;
+				if (!deleted && ItemPointerIsValid(&etup->heaptid))
+					(void) lookup(cs->heaptids, &etup->heaptid, HASH_ENTER, &found);
+			}
+			else if (*tup == HNSW_NEIGHBOR_TUPLE)
+			{
+				HnswNeighborTuple ntup = (HnswNeighborTuple) tup;
+				CheckNbr   *n;
+
+				if (ItemIdGetLength(iid) < offsetof(HnswNeighborTupleData, slots) +
+					sizeof(ItemPointerData) * ntup->nslots)
+				{
+					problem(cs, blkno, off, "neighbor tuple is shorter than its %u slots", ntup->nslots);
+					continue;
+				}
+				n = lookup(cs->nbrs, &tid, HASH_ENTER, &found);
+				n->owner = 0;
+				n->level = ntup->level;
+				n->nslots = ntup->nslots;
+			}
+			else
+				problem(cs, blkno, off, "tuple has unknown type %u", *tup);
+		}
+		UnlockReleaseBuffer(buf);
+		for (int i = 0; i < noverflow; i++)
+			check_overflow(cs, blkno, overflow_off[i], overflow_first[i], nblocks);
+	}
+}
+
+/* Every element's neighbour tuple exists and matches it. */
+static void
+check_owners(CheckState *cs)
+{
+	HASH_SEQ_STATUS seq;
+	CheckElem  *e;
+
+	cs->byindex = palloc0(sizeof(CheckElem *) * Max(cs->nelems, 1));
+	hash_seq_init(&seq, cs->elems);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		CheckNbr   *n = lookup(cs->nbrs, &e->neighbortid, HASH_FIND, NULL);
+		int64		blkno = e->key >> 16;
+		int			off = (int) (e->key & 0xFFFF);
+
+		cs->byindex[e->index] = e;
+		if (n == NULL)
+			problem(cs, blkno, off, "element's neighbor tuple (%u,%u) does not exist",
+					ItemPointerGetBlockNumberNoCheck(&e->neighbortid),
+					ItemPointerGetOffsetNumberNoCheck(&e->neighbortid));
+		else if (n->owner != 0)
+			problem(cs, blkno, off, "element shares its neighbor tuple with another element");
+		else
+		{
+			n->owner = e->key;
+			if (n->level != e->level)
+				problem(cs, blkno, off, "neighbor tuple has level %u, element has level %u",
+						n->level, e->level);
+			else if (n->nslots != HNSW_NEIGHBOR_SLOTS(e->level, cs->meta.m))
+				problem(cs, blkno, off, "neighbor tuple has %u slots, not %d",
+						n->nslots, HNSW_NEIGHBOR_SLOTS(e->level, cs->meta.m));
+		}
+	}
+}
+
+/* Pass 2: every neighbour list; builds the adjacency for reachability. */
+static void
+scan_lists(CheckState *cs, BlockNumber nblocks)
+{
+	int			m = cs->meta.m;
+	int64		cap = 0;
+	int64		used = 0;
+
+	/* room for every slot of every element, each level after the other */
+	for (int32 i = 0; i < cs->nelems; i++)
+		cap += HNSW_NEIGHBOR_SLOTS(cs->byindex[i]->level, m);
+	cs->adj = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(cap, 1));
+	cs->adjstart = MemoryContextAllocHuge(CurrentMemoryContext,
+										  sizeof(int64) * (Size) Max(cs->nelems, 1) * (HNSW_MAX_LEVEL + 2));
+	for (int64 i = 0; i < (int64) cs->nelems * (HNSW_MAX_LEVEL + 2); i++)
+		cs->adjstart[i] = 0;
+
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+		uint16		flags;
+
+		CHECK_FOR_INTERRUPTS();
+		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, cs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		/* problems with the page itself were reported by pass 1 */
+		if (PageIsNew(page) ||
+			PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)) ||
+			HnswPageGetOpaque(page)->page_id != HNSW_PAGE_ID ||
+			!((flags = HnswPageGetOpaque(page)->flags) & HNSW_PAGE_DATA))
+		{
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
+		for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			HnswNeighborTuple ntup;
+			ItemPointerData tid;
+			CheckNbr   *n;
+			CheckElem  *owner;
+
+			if (!ItemIdIsNormal(iid))
+				continue;
+			ntup = (HnswNeighborTuple) PageGetItem(page, iid);
+			if (ntup->type != HNSW_NEIGHBOR_TUPLE)
+				continue;
+			ItemPointerSet(&tid, blkno, off);
+			n = lookup(cs->nbrs, &tid, HASH_FIND, NULL);
+			if (n == NULL || n->owner == 0)
+			{
+				if (n != NULL)
+					problem(cs, blkno, off, "neighbor tuple belongs to no element");
+				continue;
+			}
+			owner = hash_search(cs->elems, &n->owner, HASH_FIND, NULL);
+			if (n->nslots != HNSW_NEIGHBOR_SLOTS(owner->level, m))
+				continue;		/* reported by check_owners */
+
+			for (int lc = 0; lc <= owner->level; lc++)
+			{
+				int			first = HNSW_LEVEL_FIRST_SLOT(lc, m);
+				int			nslots = HNSW_LEVEL_SLOTS(lc, m);
+				bool		ended = false;
+				int64		start = used;
+
+				for (int i = 0; i < nslots; i++)
+				{
+					ItemPointer slot = &ntup->slots[first + i];
+					CheckElem  *target;
+					uint64		key;
+
+					if (!ItemPointerIsValid(slot))
+					{
+						ended = true;
+						continue;
+					}
+					if (ended)
+					{
+						problem(cs, blkno, off, "neighbor list at level %d has a link after an empty slot", lc);
+						ended = false;
+					}
+					key = tid_key(slot);
+					target = hash_search(cs->elems, &key, HASH_FIND, NULL);
+					if (target == NULL)
+					{
+						CheckNbr   *tn = hash_search(cs->nbrs, &key, HASH_FIND, NULL);
+
+						problem(cs, blkno, off, "neighbor list at level %d points to (%u,%u), which is %s",
+								lc, ItemPointerGetBlockNumberNoCheck(slot),
+								ItemPointerGetOffsetNumberNoCheck(slot),
+								tn ? "a neighbor tuple" : "not an element");
+						continue;
+					}
+					if (target == owner)
+					{
+						problem(cs, blkno, off, "neighbor list at level %d links the element to itself", lc);
+						continue;
+					}
+					if (target->level < lc)
+						problem(cs, blkno, off, "neighbor list at level %d points to an element of level %u",
+								lc, target->level);
+					for (int64 j = start; j < used; j++)
+						if (cs->adj[j] == target->index)
+						{
+							problem(cs, blkno, off, "neighbor list at level %d names (%u,%u) twice",
+									lc, ItemPointerGetBlockNumberNoCheck(slot),
+									ItemPointerGetOffsetNumberNoCheck(slot));
+							target = NULL;
+							break;
+						}
+					if (target != NULL && used < cap)
+						cs->adj[used++] = target->index;
+				}
+				/* slots of (element, level) are adj[start .. used) */
+				cs->adjstart[(int64) owner->index * (HNSW_MAX_LEVEL + 2) + lc] = start;
+				cs->adjstart[(int64) owner->index * (HNSW_MAX_LEVEL + 2) + lc + 1] = used;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Entry point and reachability on every level. */
+static void
+check_reachability(CheckState *cs)
+{
+	HnswMetaPageData *meta = &cs->meta;
+	CheckElem  *entry = NULL;
+	int			maxlevel = -1;
+	int32	   *queue;
+	uint8	   *seen;
+
+	for (int32 i = 0; i < cs->nelems; i++)
+		if (!cs->byindex[i]->deleted)
+			maxlevel = Max(maxlevel, cs->byindex[i]->level);
+
+	if (meta->entry_level < 0)
+	{
+		if (maxlevel >= 0)
+			problem(cs, 0, 0, "index has live elements but no entry point");
+		return;
+	}
+	entry = lookup(cs->elems, &meta->entry, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		problem(cs, 0, 0, "entry point (%u,%u) is not an element",
+				ItemPointerGetBlockNumberNoCheck(&meta->entry),
+				ItemPointerGetOffsetNumberNoCheck(&meta->entry));
+		return;
+	}
+	if (entry->level != meta->entry_level)
+		problem(cs, 0, 0, "entry point has level %u, metapage says %d",
+				entry->level, meta->entry_level);
+	if (entry->deleted)
+		problem(cs, 0, 0, "entry point is a deleted element");
+	if (maxlevel > entry->level)
+		problem(cs, 0, 0, "a live element has level %d, above the entry point's %u",
+				maxlevel, entry->level);
+
+	queue = palloc(sizeof(int32) * Max(cs->nelems, 1));
+	seen = palloc(Max(cs->nelems, 1));
+	for (int lc = Min(entry->level, HNSW_MAX_LEVEL); lc >= 0; lc--)
+	{
+		int32		head = 0,
+					tail = 0;
+
+		memset(seen, 0, cs->nelems);
+		queue[tail++] = entry->index;
+		seen[entry->index] = 1;
+		while (head < tail)
+		{
+			int32		x = queue[head++];
+			int64		base = (int64) x * (HNSW_MAX_LEVEL + 2);
+
+			CHECK_FOR_INTERRUPTS();
+			if (cs->byindex[x]->level < lc)
+				continue;
+			for (int64 j = cs->adjstart[base + lc]; j < cs->adjstart[base + lc + 1]; j++)
+			{
+				int32		y = cs->adj[j];
+
+				if (!seen[y])
+				{
+					seen[y] = 1;
+					queue[tail++] = y;
+				}
+			}
+		}
+		for (int32 i = 0; i < cs->nelems; i++)
+		{
+			CheckElem  *e = cs->byindex[i];
+
+			if (!e->deleted && e->level >= lc && !seen[i])
+			{
+				if (lc == 0)
+					problem(cs, e->key >> 16, (int) (e->key & 0xFFFF),
+							"element is not reachable from the entry point");
+				else
+					problem(cs, e->key >> 16, (int) (e->key & 0xFFFF),
+							"element is not reachable on level %d", lc);
+			}
+		}
+	}
+}
+
+/* heapallindexed: every visible row with a vector is in the index. */
+static void
+heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
+			  bool tupleIsAlive, void *state)
+{
+	CheckState *cs = (CheckState *) state;
+	uint64		key = tid_key(tid);
+
+	if (isnull[0])
+		return;
+	if (cs->meta.metric == HNSW_METRIC_COSINE)
+	{
+		Vector	   *v = DatumGetVector(values[0]);
+		bool		zero = true;
+
+		for (int i = 0; i < v->dim && zero; i++)
+			zero = (v->x[i] == 0);
+		if (zero)
+			return;				/* zero vectors are not indexed under cosine */
+	}
+	if (hash_search(cs->heaptids, &key, HASH_FIND, NULL) == NULL)
+		problem(cs, -1, -1, "heap row (%u,%u) is not in the index",
+				ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid));
+}
+
+static void
+check_heap(CheckState *cs)
+{
+	IndexInfo  *indexInfo = BuildIndexInfo(cs->index);
+	Snapshot	snapshot = RegisterSnapshot(GetTransactionSnapshot());
+	TableScanDesc scan = table_beginscan_strat(cs->heap, snapshot, 0, NULL, true, true);
+
+	indexInfo->ii_Concurrent = true;
+	(void) table_index_build_scan(cs->heap, cs->index, indexInfo, true, false,
+								  heap_callback, cs, scan);
+	UnregisterSnapshot(snapshot);
+}
+
+PG_FUNCTION_INFO_V1(vecq_index_check);
+Datum
+vecq_index_check(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	bool		heapallindexed = PG_GETARG_BOOL(1);
+	CheckState	cs;
+	Oid			heapoid;
+	MemoryContext cxt;
+	MemoryContext old;
+	BlockNumber nblocks;
+
+	InitMaterializedSRF(fcinfo, 0);
+	memset(&cs, 0, sizeof(cs));
+	cs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	heapoid = IndexGetRelation(indexoid, true);
+	if (!OidIsValid(heapoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an hnsw index",
+						get_rel_name(indexoid) ? get_rel_name(indexoid) : "?")));
+	/* the table first, as everything else locks them */
+	cs.heap = table_open(heapoid, AccessShareLock);
+	cs.index = index_open(indexoid, AccessShareLock);
+	if (cs.index->rd_rel->relam != get_index_am_oid("hnsw", false))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an hnsw index",
+						RelationGetRelationName(cs.index))));
+	if (!pg_class_ownercheck(indexoid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX,
+					   RelationGetRelationName(cs.index));
+	if (RELATION_IS_OTHER_TEMP(cs.index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot check temporary indexes of other sessions")));
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "vecq_index_check",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	cs.strategy = GetAccessStrategy(BAS_BULKREAD);
+	cs.elems = make_hash("hnsw check elements", sizeof(CheckElem));
+	cs.nbrs = make_hash("hnsw check neighbor tuples", sizeof(CheckNbr));
+	cs.heaptids = make_hash("hnsw check heap tids", sizeof(CheckHeapTid));
+
+	if (check_meta(&cs))
+	{
+		nblocks = RelationGetNumberOfBlocks(cs.index);
+		scan_tuples(&cs, nblocks);
+		check_owners(&cs);
+		scan_lists(&cs, nblocks);
+		check_reachability(&cs);
+		if (heapallindexed)
+			check_heap(&cs);
+	}
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	index_close(cs.index, AccessShareLock);
+	table_close(cs.heap, AccessShareLock);
+	return (Datum) 0;
+}
