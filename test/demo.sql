@@ -96,7 +96,8 @@ FROM (SELECT q.label,
 \echo an HNSW index on the collection (m = 16, ef_construction = 64)
 CREATE INDEX fashion_embedding_hnsw ON fashion USING hnsw (embedding vector_l2_ops)
   WITH (m = 16, ef_construction = 64);
-SELECT pg_size_pretty(pg_relation_size('fashion_embedding_hnsw')) AS index_size;
+SELECT pg_size_pretty(pg_relation_size('fashion_embedding_hnsw')) AS index_size,
+       (SELECT count(*) FROM vecq_index_check('fashion_embedding_hnsw', true)) AS index_problems;
 SET hnsw.ef_search = 40;
 EXPLAIN (COSTS OFF) SELECT id FROM fashion
   ORDER BY embedding <-> (SELECT embedding FROM queries WHERE id = 1) LIMIT 5;
