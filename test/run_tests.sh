@@ -84,33 +84,30 @@ run_suite() {
 	fi
 }
 
-# pg_regress reports one line per test: "test x ... ok" or "... FAILED"
-run_regress() {
-	local out="$LOGDIR/regress.out"
-	make -s installcheck ISOLATION= PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
+# pg_regress and pg_isolation_regress report one line per test: "test x
+# ... ok" or "... FAILED".  make installcheck runs REGRESS, then ISOLATION:
+# each suite empties the other's list so that the two are counted apart.
+run_installcheck() {
+	local label=$1
+	shift
+	local out="$LOGDIR/$label.out"
+	make -s installcheck "$@" PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
 	local rc=$?
 	cat "$out"
 	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
 		head -n 200 "$VECQ_ROOT/regression.diffs"
 	fi
-	echo "regress: $(grep -cE '\.\.\. ok' "$out") passed," \
+	echo "$label: $(grep -cE '\.\.\. ok' "$out") passed," \
 		"$(grep -cE '\.\.\. FAILED' "$out") failed"
 	return $rc
 }
 
-# the isolation specs only (make installcheck runs REGRESS, then ISOLATION);
-# pg_isolation_regress reports like pg_regress
+run_regress() {
+	run_installcheck regress ISOLATION=
+}
+
 run_isolation() {
-	local out="$LOGDIR/isolation.out"
-	make -s installcheck REGRESS= PG_CONFIG="$PG_BINDIR/pg_config" >"$out" 2>&1
-	local rc=$?
-	cat "$out"
-	if [ -f "$VECQ_ROOT/regression.diffs" ]; then
-		head -n 200 "$VECQ_ROOT/regression.diffs"
-	fi
-	echo "isolation: $(grep -cE '\.\.\. ok' "$out") passed," \
-		"$(grep -cE '\.\.\. FAILED' "$out") failed"
-	return $rc
+	run_installcheck isolation REGRESS=
 }
 
 # TAP tests: prove, as the postgres user (initdb refuses root), on a copy of

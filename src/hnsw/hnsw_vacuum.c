@@ -147,6 +147,35 @@ mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
 	qsort(vs->deleted, vs->ndeleted, sizeof(uint64), cmp_key);
 }
 
+static bool
+contains(const ItemPointerData *tids, int n, ItemPointer tid)
+{
+	for (int i = 0; i < n; i++)
+		if (ItemPointerEquals((ItemPointer) &tids[i], tid))
+			return true;
+	return false;
+}
+
+/*
+ * Append to ctids[] the live level-lc neighbours of element tid, other than
+ * base and those already there, while there is room (maxc).
+ */
+static void
+add_neighbors_of(VacuumState *vs, ItemPointer tid, int lc, ItemPointer base,
+				 ItemPointerData *ctids, int *nc, int maxc)
+{
+	ItemPointerData ntid;
+	ItemPointerData sub[2 * HNSW_MAX_M];
+	int			ns;
+
+	HnswLoadElement(vs->index, vs->info, tid, NULL, NULL, NULL, &ntid);
+	ns = HnswLoadNeighbors(vs->index, vs->info, &ntid, lc, sub);
+	for (int j = 0; j < ns && *nc < maxc; j++)
+		if (!ItemPointerEquals(&sub[j], base) && !is_deleted(vs, &sub[j]) &&
+			!contains(ctids, *nc, &sub[j]))
+			ctids[(*nc)++] = sub[j];
+}
+
 /* Give element etid (vector evec) a new level-lc list without deleted ones. */
 static void
 repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer etid,
@@ -163,65 +192,28 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 	int		   *selected;
 	ItemPointerData *next;
 	int			nsel;
-	ItemPointerData sub[2 * HNSW_MAX_M];
 
 	/* live neighbours, and the live neighbours of deleted ones */
 	for (int i = 0; i < n; i++)
 	{
 		if (!is_deleted(vs, &cur[i]))
 		{
-			bool		dup = false;
-
 			/* a deleted neighbour earlier in the list may have brought it */
-			for (int k = 0; k < nc && !dup; k++)
-				dup = ItemPointerEquals(&ctids[k], &cur[i]);
-			if (!dup)
+			if (!contains(ctids, nc, &cur[i]))
 				ctids[nc++] = cur[i];
 			nlive++;
 		}
 		else
-		{
-			ItemPointerData dn;
-			int			ns;
-
-			HnswLoadElement(vs->index, info, &cur[i], NULL, NULL, NULL, &dn);
-			ns = HnswLoadNeighbors(vs->index, info, &dn, lc, sub);
-			for (int j = 0; j < ns && nc < maxc; j++)
-			{
-				bool		dup = ItemPointerEquals(&sub[j], etid) || is_deleted(vs, &sub[j]);
-
-				for (int k = 0; k < nc && !dup; k++)
-					dup = ItemPointerEquals(&ctids[k], &sub[j]);
-				if (!dup)
-					ctids[nc++] = sub[j];
-			}
-		}
+			add_neighbors_of(vs, &cur[i], lc, etid, ctids, &nc, maxc);
 	}
 
 	/*
 	 * An element that lost most of its neighbours also looks two hops away
-	 * through the live ones, so that it does not end up weakly linked.
+	 * through live candidates, so that it does not end up weakly linked.
 	 */
 	if (nlive < cap / 2)
-	{
 		for (int i = 0; i < nlive; i++)
-		{
-			ItemPointerData ln;
-			int			ns;
-
-			HnswLoadElement(vs->index, info, &ctids[i], NULL, NULL, NULL, &ln);
-			ns = HnswLoadNeighbors(vs->index, info, &ln, lc, sub);
-			for (int j = 0; j < ns && nc < maxc; j++)
-			{
-				bool		dup = ItemPointerEquals(&sub[j], etid) || is_deleted(vs, &sub[j]);
-
-				for (int k = 0; k < nc && !dup; k++)
-					dup = ItemPointerEquals(&ctids[k], &sub[j]);
-				if (!dup)
-					ctids[nc++] = sub[j];
-			}
-		}
-	}
+			add_neighbors_of(vs, &ctids[i], lc, etid, ctids, &nc, maxc);
 
 	cands = palloc(sizeof(HnswCandidate) * Max(nc, 1));
 	sorted = palloc(sizeof(HnswCandidate *) * Max(nc, 1));
@@ -273,8 +265,8 @@ repair_graph(VacuumState *vs)
 		Buffer		buf;
 		Page		page;
 		OffsetNumber maxoff;
-		ItemPointerData todo[MaxOffsetNumber];
-		int			ntodo = 0;
+		ItemPointerData live[MaxOffsetNumber];
+		int			nlive = 0;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->strategy);
@@ -293,19 +285,19 @@ repair_graph(VacuumState *vs)
 			if (etup->type == HNSW_ELEMENT_TUPLE && !(etup->flags & HNSW_ELEMENT_DELETED))
 			{
 				/* ItemPointerSet evaluates its pointer argument twice */
-				ItemPointerSet(&todo[ntodo], blkno, off);
-				ntodo++;
+				ItemPointerSet(&live[nlive], blkno, off);
+				nlive++;
 			}
 		}
 		UnlockReleaseBuffer(buf);
 
-		for (int i = 0; i < ntodo; i++)
+		for (int i = 0; i < nlive; i++)
 		{
 			ItemPointerData ntid;
 			uint8		level;
 			MemoryContext old = MemoryContextSwitchTo(cxt);
 
-			HnswLoadElement(vs->index, info, &todo[i], evec, NULL, &level, &ntid);
+			HnswLoadElement(vs->index, info, &live[i], evec, NULL, &level, &ntid);
 			for (int lc = 0; lc <= level; lc++)
 			{
 				ItemPointerData cur[2 * HNSW_MAX_M];
@@ -315,7 +307,7 @@ repair_graph(VacuumState *vs)
 				for (int j = 0; j < n && !touched; j++)
 					touched = is_deleted(vs, &cur[j]);
 				if (touched)
-					repair_level(vs, &ntid, evec, &todo[i], lc, cur, n);
+					repair_level(vs, &ntid, evec, &live[i], lc, cur, n);
 			}
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(cxt);

@@ -18,6 +18,16 @@ SELECT i AS index, count(p.problem) AS problems
   LEFT JOIN LATERAL vecq_index_check(i, true) p ON true
   GROUP BY i ORDER BY i::text;
 
+CREATE FUNCTION check_all() RETURNS TABLE (index regclass, structure_problems bigint, all_reachable bool)
+LANGUAGE sql AS $$
+SELECT i,
+       count(p.problem) FILTER (WHERE p.problem NOT LIKE '%reachable%'),
+       i = 'ck_ip'::regclass OR count(p.problem) FILTER (WHERE p.problem LIKE '%reachable%') = 0
+  FROM unnest(ARRAY['ck_l2', 'ck_ip', 'ck_cos', 'ck_l1']::regclass[]) i
+  LEFT JOIN LATERAL vecq_index_check(i, true) p ON true
+  GROUP BY i ORDER BY i::text
+$$;
+
 -- after inserts, deletes and vacuum.  Inserts draw random levels, so the
 -- graph differs from run to run.  Known limit: under inner product, links
 -- pruned by later inserts can leave elements unreachable (this function
@@ -28,21 +38,9 @@ INSERT INTO ck
              FROM generate_series(1, 8) WHERE i > 0)::vector
   FROM generate_series(5001, 6000) i;
 DELETE FROM ck WHERE id % 3 = 0;
-SELECT i AS index,
-       count(p.problem) FILTER (WHERE p.problem NOT LIKE '%reachable%') AS structure_problems,
-       i = 'ck_ip'::regclass OR count(p.problem) FILTER (WHERE p.problem LIKE '%reachable%') = 0
-         AS all_reachable
-  FROM unnest(ARRAY['ck_l2', 'ck_ip', 'ck_cos', 'ck_l1']::regclass[]) i
-  LEFT JOIN LATERAL vecq_index_check(i, true) p ON true
-  GROUP BY i ORDER BY i::text;
+SELECT * FROM check_all();
 VACUUM ck;
-SELECT i AS index,
-       count(p.problem) FILTER (WHERE p.problem NOT LIKE '%reachable%') AS structure_problems,
-       i = 'ck_ip'::regclass OR count(p.problem) FILTER (WHERE p.problem LIKE '%reachable%') = 0
-         AS all_reachable
-  FROM unnest(ARRAY['ck_l2', 'ck_ip', 'ck_cos', 'ck_l1']::regclass[]) i
-  LEFT JOIN LATERAL vecq_index_check(i, true) p ON true
-  GROUP BY i ORDER BY i::text;
+SELECT * FROM check_all();
 -- everything deleted, then refilled
 DELETE FROM ck;
 VACUUM ck;
@@ -68,3 +66,4 @@ SELECT * FROM vecq_index_check('ck');
 SELECT * FROM vecq_index_check(NULL);
 
 DROP TABLE ck, ck_empty, ck_wide;
+DROP FUNCTION check_all();
