@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -348,6 +349,188 @@ repair_entry(VacuumState *vs)
 	UnlockReleaseBuffer(mbuf);
 }
 
+/*
+ * Pass 3: every live element must be reachable from the entry point on each
+ * of its levels.  Deleting elements, and pruning by inserts, can leave some
+ * with no incoming link; walk each level from the entry point and link each
+ * element not reached from the first reached element among its own
+ * neighbours (a free slot, else the last one: the least useful by the
+ * selection order), then walk on from it.
+ */
+typedef struct ReachElem
+{
+	uint64		key;			/* element tuple */
+	int32		index;
+} ReachElem;
+
+static void
+repair_reachability(VacuumState *vs)
+{
+	const HnswIndexInfo *info = vs->info;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum reachability",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	HASHCTL		ctl;
+	HTAB	   *map;
+	ItemPointerData *tids;
+	ItemPointerData *ntids;
+	uint8	   *levels;
+	uint8	   *seen;
+	int32	   *queue;
+	int32		n = 0,
+				max = 1024;
+	HnswMetaPageData meta;
+	ReachElem  *entry;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(ReachElem);
+	ctl.hcxt = cxt;
+	map = hash_create("hnsw vacuum elements", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	tids = palloc(sizeof(ItemPointerData) * max);
+	ntids = palloc(sizeof(ItemPointerData) * max);
+	levels = palloc(max);
+
+	/* the live elements */
+	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!PageIsNew(page) && (HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
+		{
+			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
+			{
+				HnswElementTuple etup = (HnswElementTuple) PageGetItem(page, PageGetItemId(page, off));
+				ReachElem  *r;
+				uint64		key;
+
+				if (etup->type != HNSW_ELEMENT_TUPLE || (etup->flags & HNSW_ELEMENT_DELETED))
+					continue;
+				if (n == max)
+				{
+					max *= 2;
+					tids = repalloc_huge(tids, sizeof(ItemPointerData) * max);
+					ntids = repalloc_huge(ntids, sizeof(ItemPointerData) * max);
+					levels = repalloc_huge(levels, max);
+				}
+				ItemPointerSet(&tids[n], blkno, off);
+				ntids[n] = etup->neighbortid;
+				levels[n] = etup->level;
+				key = tid_key(&tids[n]);
+				r = hash_search(map, &key, HASH_ENTER, NULL);
+				r->index = n++;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+	}
+
+	HnswReadMeta(vs->index, &meta);
+	entry = NULL;
+	if (meta.entry_level >= 0)
+	{
+		uint64		key = tid_key(&meta.entry);
+
+		entry = hash_search(map, &key, HASH_FIND, NULL);
+	}
+	if (entry == NULL || n < 2)
+	{
+		MemoryContextSwitchTo(old);
+		MemoryContextDelete(cxt);
+		return;
+	}
+	seen = palloc(n);
+	queue = palloc(sizeof(int32) * n);
+
+	for (int lc = meta.entry_level; lc >= 0; lc--)
+	{
+		int32		head = 0,
+					tail = 0;
+		ItemPointerData nbrs[2 * HNSW_MAX_M];
+		ItemPointerData next[2 * HNSW_MAX_M];
+		int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
+
+		/*
+		 * A link made may take the place of another element's only incoming
+		 * link: walk again from scratch until a walk needs no new link.
+		 */
+		for (int round = 0; round < 5; round++)
+		{
+		int32		fixed = 0;
+
+		head = tail = 0;
+		memset(seen, 0, n);
+		seen[entry->index] = 1;
+		queue[tail++] = entry->index;
+		for (int32 u = -1; u < n; u++)
+		{
+			/* first the walk from the entry point, then from each link made */
+			if (u >= 0)
+			{
+				bool		linked = false;
+				int			nn;
+
+				if (seen[u] || levels[u] < lc)
+					continue;
+				nn = HnswLoadNeighbors(vs->index, info, &ntids[u], lc, nbrs);
+				for (int j = 0; j < nn && !linked; j++)
+				{
+					uint64		key = tid_key(&nbrs[j]);
+					ReachElem  *r = hash_search(map, &key, HASH_FIND, NULL);
+					ItemPointerData cur[2 * HNSW_MAX_M];
+					int			nc;
+
+					if (r == NULL || !seen[r->index])
+						continue;
+					nc = HnswLoadNeighbors(vs->index, info, &ntids[r->index], lc, cur);
+					memcpy(next, cur, sizeof(ItemPointerData) * nc);
+					if (nc < cap)
+						next[nc] = tids[u];
+					else
+						next[cap - 1] = tids[u];
+					linked = HnswReplaceNeighbors(vs->index, info, &ntids[r->index], lc,
+												  cur, nc, next, Min(nc + 1, cap));
+				}
+				if (!linked)
+					continue;
+				fixed++;
+				seen[u] = 1;
+				queue[tail++] = u;
+			}
+			while (head < tail)
+			{
+				int32		x = queue[head++];
+				int			nn;
+
+				CHECK_FOR_INTERRUPTS();
+				if (levels[x] < lc)
+					continue;
+				nn = HnswLoadNeighbors(vs->index, info, &ntids[x], lc, nbrs);
+				for (int j = 0; j < nn; j++)
+				{
+					uint64		key = tid_key(&nbrs[j]);
+					ReachElem  *r = hash_search(map, &key, HASH_FIND, NULL);
+
+					if (r != NULL && !seen[r->index])
+					{
+						seen[r->index] = 1;
+						queue[tail++] = r->index;
+					}
+				}
+			}
+		}
+		if (fixed == 0)
+			break;
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+}
+
 IndexBulkDeleteResult *
 hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			   IndexBulkDeleteCallback callback, void *callback_state)
@@ -372,6 +555,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		LockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
 		repair_graph(&vs);
 		repair_entry(&vs);
+		repair_reachability(&vs);
 		UnlockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
 	}
 	pfree(vs.deleted);
