@@ -30,8 +30,8 @@ $$;
 
 -- after inserts, deletes and vacuum.  Inserts draw random levels, so the
 -- graph differs from run to run.  Known limit: under inner product, links
--- pruned by later inserts can leave elements unreachable (this function
--- reports them; a build reconnects them, inserts and vacuum do not yet), so
+-- pruned by later inserts can leave elements unreachable that neither the
+-- insert nor vacuum manages to reconnect (this function reports them), so
 -- reachability is asserted for the other metrics only.
 INSERT INTO ck
   SELECT i, (SELECT array_agg(round((random() * 10 - 5)::numeric, 2)::float4)
