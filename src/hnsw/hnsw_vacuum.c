@@ -81,6 +81,27 @@ remember_deleted(VacuumState *vs, ItemPointer tid)
 	vs->deleted[vs->ndeleted++] = tid_key(tid);
 }
 
+/*
+ * Read and lock (mode) block blkno if it is a data page; InvalidBuffer,
+ * with nothing held, if it is not.
+ */
+static Buffer
+lock_data_page(Relation index, BlockNumber blkno, BufferAccessStrategy strategy,
+			   int mode)
+{
+	Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+	Page		page;
+
+	LockBuffer(buf, mode);
+	page = BufferGetPage(buf);
+	if (PageIsNew(page) || !(HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
+	{
+		UnlockReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
+	return buf;
+}
+
 /* Pass 1: flag the elements of dead rows; count live ones. */
 static void
 mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
@@ -96,15 +117,10 @@ mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
 		OffsetNumber maxoff;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 vs->strategy);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page) || !(HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
-		{
-			UnlockReleaseBuffer(buf);
+		buf = lock_data_page(vs->index, blkno, vs->strategy, BUFFER_LOCK_EXCLUSIVE);
+		if (buf == InvalidBuffer)
 			continue;
-		}
+		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -270,14 +286,10 @@ repair_graph(VacuumState *vs)
 		int			nlive = 0;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		if (PageIsNew(page) || !(HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
-		{
-			UnlockReleaseBuffer(buf);
+		buf = lock_data_page(vs->index, blkno, vs->strategy, BUFFER_LOCK_SHARE);
+		if (buf == InvalidBuffer)
 			continue;
-		}
+		page = BufferGetPage(buf);
 		maxoff = PageGetMaxOffsetNumber(page);
 		for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
 		{
@@ -398,10 +410,10 @@ repair_reachability(VacuumState *vs)
 		Page		page;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(vs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, vs->strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		buf = lock_data_page(vs->index, blkno, vs->strategy, BUFFER_LOCK_SHARE);
+		if (buf == InvalidBuffer)
+			continue;
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && (HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
 		{
 			for (OffsetNumber off = FirstOffsetNumber; off <= PageGetMaxOffsetNumber(page); off++)
 			{
@@ -582,11 +594,10 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		OffsetNumber maxoff;
 
 		vacuum_delay_point();
-		buf = ReadBufferExtended(info->index, MAIN_FORKNUM, blkno, RBM_NORMAL,
-								 info->strategy);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		buf = lock_data_page(info->index, blkno, info->strategy, BUFFER_LOCK_SHARE);
+		if (buf == InvalidBuffer)
+			continue;
 		page = BufferGetPage(buf);
-		if (!PageIsNew(page) && (HnswPageGetOpaque(page)->flags & HNSW_PAGE_DATA))
 		{
 			maxoff = PageGetMaxOffsetNumber(page);
 			for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
