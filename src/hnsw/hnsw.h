@@ -149,6 +149,7 @@ extern IndexBulkDeleteResult *hnswbulkdelete(IndexVacuumInfo *info,
 											 void *callback_state);
 extern IndexBulkDeleteResult *hnswvacuumcleanup(IndexVacuumInfo *info,
 												IndexBulkDeleteResult *stats);
+extern void HnswRepairReachability(Relation index, BufferAccessStrategy strategy);
 
 /* hnsw_cost.c */
 extern void hnswcostestimate(PlannerInfo *root, IndexPath *path,

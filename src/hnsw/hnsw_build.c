@@ -1398,6 +1398,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (pcxt != NULL)
 		WaitForParallelWorkersToFinish(pcxt);
+	/* one-at-a-time inserts can leave elements no search reaches */
+	if (shared->nspilled > 0)
+		HnswRepairReachability(index, NULL);
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = shared->reltuples;
 	result->index_tuples = shared->indtuples + shared->nspilled;

@@ -390,6 +390,7 @@ repair_reachability(VacuumState *vs)
 	uint8	   *levels;
 	uint8	   *seen;
 	int32	   *queue;
+	uint16	   *indeg;
 	int32		n = 0,
 				max = 1024;
 	HnswMetaPageData meta;
@@ -457,6 +458,7 @@ repair_reachability(VacuumState *vs)
 	}
 	seen = palloc(n);
 	queue = palloc(sizeof(int32) * n);
+	indeg = palloc(sizeof(uint16) * n);
 
 	for (int lc = meta.entry_level; lc >= 0; lc--)
 	{
@@ -470,9 +472,28 @@ repair_reachability(VacuumState *vs)
 		 * A link made may take the place of another element's only incoming
 		 * link: walk again from scratch until a walk needs no new link.
 		 */
-		for (int round = 0; round < 5; round++)
+		for (int round = 0; round < 10; round++)
 		{
 		int32		fixed = 0;
+
+		/* incoming links per element on this level */
+		memset(indeg, 0, sizeof(uint16) * n);
+		for (int32 x = 0; x < n; x++)
+		{
+			int			nn;
+
+			if (levels[x] < lc)
+				continue;
+			nn = HnswLoadNeighbors(vs->index, info, &ntids[x], lc, nbrs);
+			for (int j = 0; j < nn; j++)
+			{
+				uint64		key = tid_key(&nbrs[j]);
+				ReachElem  *r = hash_search(map, &key, HASH_FIND, NULL);
+
+				if (r != NULL && indeg[r->index] < PG_UINT16_MAX)
+					indeg[r->index]++;
+			}
+		}
 
 		head = tail = 0;
 		memset(seen, 0, n);
@@ -503,9 +524,33 @@ repair_reachability(VacuumState *vs)
 					if (nc < cap)
 						next[nc] = tids[u];
 					else
-						next[cap - 1] = tids[u];
+					{
+						/* take the place of the last neighbour linked from elsewhere too */
+						int			victim = -1;
+
+						for (int k = nc - 1; k >= 0 && victim < 0; k--)
+						{
+							uint64		vkey = tid_key(&cur[k]);
+							ReachElem  *v = hash_search(map, &vkey, HASH_FIND, NULL);
+
+							if (v == NULL || indeg[v->index] > 1)
+								victim = k;
+						}
+						if (victim < 0)
+							continue;
+						{
+							uint64		vkey = tid_key(&cur[victim]);
+							ReachElem  *v = hash_search(map, &vkey, HASH_FIND, NULL);
+
+							if (v != NULL)
+								indeg[v->index]--;
+						}
+						next[victim] = tids[u];
+					}
 					linked = HnswReplaceNeighbors(vs->index, info, &ntids[r->index], lc,
 												  cur, nc, next, Min(nc + 1, cap));
+					if (linked)
+						indeg[u]++;
 				}
 				if (!linked)
 					continue;
@@ -541,6 +586,25 @@ repair_reachability(VacuumState *vs)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
+}
+
+/*
+ * Link every live element that no search could reach (see
+ * repair_reachability); for the build, after rows that did not fit in
+ * memory were inserted, and for VACUUM.  Takes the exclusive metapage lock.
+ */
+void
+HnswRepairReachability(Relation index, BufferAccessStrategy strategy)
+{
+	VacuumState vs;
+
+	memset(&vs, 0, sizeof(vs));
+	vs.index = index;
+	vs.info = HnswGetIndexInfo(index);
+	vs.strategy = strategy;
+	LockPage(index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
+	repair_reachability(&vs);
+	UnlockPage(index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
 }
 
 IndexBulkDeleteResult *
@@ -582,6 +646,9 @@ hnswvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	if (info->analyze_only)
 		return stats;
+
+	/* inserts since the last VACUUM may have left elements unreachable */
+	HnswRepairReachability(info->index, info->strategy);
 	if (stats != NULL)
 		return stats;
 
