@@ -171,12 +171,50 @@ scalar_norm_squared(const float *a, int n)
 	return sum;
 }
 
+/* SQ8 kernels: float4 sums, as the SIMD levels do */
+static double
+scalar_sq8_l2(const float *q, const float *w, const uint8_t *c, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+static double
+scalar_sq8_dot(const float *q, const uint8_t *c, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += q[i] * (float) c[i];
+	return sum;
+}
+
+static double
+scalar_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += w[i] * fabsf(q[i] - (float) c[i]);
+	return sum;
+}
+
 static const VecqDistanceKernels scalar_kernels = {
 	.l2_squared = scalar_l2_squared,
 	.inner_product = scalar_inner_product,
 	.l1 = scalar_l1,
 	.cosine_parts = scalar_cosine_parts,
 	.norm_squared = scalar_norm_squared,
+	.sq8_l2 = scalar_sq8_l2,
+	.sq8_dot = scalar_sq8_dot,
+	.sq8_l1 = scalar_sq8_l1,
 };
 
 /* the kernels in use; scalar until VecqDistanceInit() picks better ones */
@@ -186,6 +224,9 @@ VecqDistanceKernels VecqKernels = {
 	.l1 = scalar_l1,
 	.cosine_parts = scalar_cosine_parts,
 	.norm_squared = scalar_norm_squared,
+	.sq8_l2 = scalar_sq8_l2,
+	.sq8_dot = scalar_sq8_dot,
+	.sq8_l1 = scalar_sq8_l1,
 };
 
 static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;

@@ -32,6 +32,7 @@
 #define VECQ_DISTANCE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum VecqSimdLevel
 {
@@ -68,7 +69,28 @@ typedef struct VecqDistanceKernels
 	VecqCosineParts (*cosine_parts) (const float *a, const float *b, int n);
 	/* sum a[i]^2 */
 	double		(*norm_squared) (const float *a, int n);
+
+	/*
+	 * Kernels on SQ8 codes (src/quant): c holds n codes 0..255, q a query
+	 * already expressed in code units, w per-dimension weights.  They sum
+	 * in float4 (they rank candidates, callers that need a bound allow for
+	 * the rounding: VECQ_SQ8_REL_ERROR).
+	 */
+	/* sum w[i] * (q[i] - c[i])^2 */
+	double		(*sq8_l2) (const float *q, const float *w, const uint8_t *c, int n);
+	/* sum q[i] * c[i] */
+	double		(*sq8_dot) (const float *q, const uint8_t *c, int n);
+	/* sum w[i] * |q[i] - c[i]| */
+	double		(*sq8_l1) (const float *q, const float *w, const uint8_t *c, int n);
 } VecqDistanceKernels;
+
+/*
+ * Bound on the relative rounding error of the SQ8 kernels, relative to the
+ * sum of the absolute values of the terms: float4 sums of at most
+ * VECQ_MAX_DIM terms spread over 8 or 16 lanes (scalar: one lane, still
+ * under 16000 * 2^-24 < 1e-3).
+ */
+#define VECQ_SQ8_REL_ERROR 1e-3
 
 /* the kernels in use, set by VecqDistanceInit() */
 extern VecqDistanceKernels VecqKernels;

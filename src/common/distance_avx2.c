@@ -318,12 +318,103 @@ avx2_norm_squared(const float *a, int n)
 	return hsum(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
 }
 
+/*
+ * SQ8 kernels: 8 codes at a time, zero-extended to 32-bit integers and
+ * converted to float4 (exact for 0..255); a scalar tail.
+ */
+static inline __m256
+codes8(const uint8_t *c)
+{
+	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) c)));
+}
+
+static inline float
+hsum_ps(__m256 v)
+{
+	__m128		x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+	x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+	return _mm_cvtss_f32(x);
+}
+
+static double
+avx2_sq8_l2(const float *q, const float *w, const uint8_t *c, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		__m256		d0 = _mm256_sub_ps(_mm256_loadu_ps(q + i), codes8(c + i));
+		__m256		d1 = _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), codes8(c + i + 8));
+
+		s0 = _mm256_fmadd_ps(_mm256_mul_ps(d0, d0), _mm256_loadu_ps(w + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_mul_ps(d1, d1), _mm256_loadu_ps(w + i + 8), s1);
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+static double
+avx2_sq8_dot(const float *q, const uint8_t *c, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), codes8(c + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), codes8(c + i + 8), s1);
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += q[i] * (float) c[i];
+	return sum;
+}
+
+static double
+avx2_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
+{
+	const __m256 signmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		__m256		d0 = _mm256_and_ps(signmask, _mm256_sub_ps(_mm256_loadu_ps(q + i), codes8(c + i)));
+		__m256		d1 = _mm256_and_ps(signmask, _mm256_sub_ps(_mm256_loadu_ps(q + i + 8), codes8(c + i + 8)));
+
+		s0 = _mm256_fmadd_ps(d0, _mm256_loadu_ps(w + i), s0);
+		s1 = _mm256_fmadd_ps(d1, _mm256_loadu_ps(w + i + 8), s1);
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += w[i] * fabsf(q[i] - (float) c[i]);
+	return sum;
+}
+
 static const VecqDistanceKernels avx2_kernels = {
 	.l2_squared = avx2_l2_squared,
 	.inner_product = avx2_inner_product,
 	.l1 = avx2_l1,
 	.cosine_parts = avx2_cosine_parts,
 	.norm_squared = avx2_norm_squared,
+	.sq8_l2 = avx2_sq8_l2,
+	.sq8_dot = avx2_sq8_dot,
+	.sq8_l1 = avx2_sq8_l1,
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx2 = &avx2_kernels;

@@ -306,12 +306,112 @@ avx512_norm_squared(const float *a, int n)
 											  _mm512_add_pd(s2, s3)));
 }
 
+/*
+ * SQ8 kernels: 16 codes at a time, zero-extended to 32-bit integers and
+ * converted to float4 (exact for 0..255); the tail of fewer than 16 codes
+ * is scalar (a masked byte load would need AVX-512BW).
+ */
+static inline __m512
+codes16(const uint8_t *c)
+{
+	return _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *) c)));
+}
+
+static double
+avx512_sq8_l2(const float *q, const float *w, const uint8_t *c, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), codes16(c + i));
+		__m512		d1 = _mm512_sub_ps(_mm512_loadu_ps(q + i + 16), codes16(c + i + 16));
+
+		s0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, d0), _mm512_loadu_ps(w + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_mul_ps(d1, d1), _mm512_loadu_ps(w + i + 16), s1);
+	}
+	if (i <= n - 16)
+	{
+		__m512		d0 = _mm512_sub_ps(_mm512_loadu_ps(q + i), codes16(c + i));
+
+		s0 = _mm512_fmadd_ps(_mm512_mul_ps(d0, d0), _mm512_loadu_ps(w + i), s0);
+		i += 16;
+	}
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+	for (; i < n; i++)
+	{
+		float		d = q[i] - (float) c[i];
+
+		sum += w[i] * d * d;
+	}
+	return sum;
+}
+
+static double
+avx512_sq8_dot(const float *q, const uint8_t *c, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), codes16(c + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), codes16(c + i + 16), s1);
+	}
+	if (i <= n - 16)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), codes16(c + i), s0);
+		i += 16;
+	}
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += q[i] * (float) c[i];
+	return sum;
+}
+
+static double
+avx512_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		__m512		d0 = _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), codes16(c + i)));
+		__m512		d1 = _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i + 16), codes16(c + i + 16)));
+
+		s0 = _mm512_fmadd_ps(d0, _mm512_loadu_ps(w + i), s0);
+		s1 = _mm512_fmadd_ps(d1, _mm512_loadu_ps(w + i + 16), s1);
+	}
+	if (i <= n - 16)
+	{
+		__m512		d0 = _mm512_abs_ps(_mm512_sub_ps(_mm512_loadu_ps(q + i), codes16(c + i)));
+
+		s0 = _mm512_fmadd_ps(d0, _mm512_loadu_ps(w + i), s0);
+		i += 16;
+	}
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += w[i] * fabsf(q[i] - (float) c[i]);
+	return sum;
+}
+
 static const VecqDistanceKernels avx512_kernels = {
 	.l2_squared = avx512_l2_squared,
 	.inner_product = avx512_inner_product,
 	.l1 = avx512_l1,
 	.cosine_parts = avx512_cosine_parts,
 	.norm_squared = avx512_norm_squared,
+	.sq8_l2 = avx512_sq8_l2,
+	.sq8_dot = avx512_sq8_dot,
+	.sq8_l1 = avx512_sq8_l1,
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx512 = &avx512_kernels;

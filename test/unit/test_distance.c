@@ -684,6 +684,72 @@ test_api(void)
 	VecqDistanceInit();
 }
 
+/*
+ * SQ8 kernels at every level against a double reference: codes 0..255
+ * placed at the very end of a guarded page (an over-read faults), queries
+ * in code units with random weights; the error must stay within
+ * VECQ_SQ8_REL_ERROR of the sum of the absolute values of the terms.
+ */
+static void
+test_sq8(const VecqDistanceKernels *const *levels, GuardedBuffer *cbuf,
+		 float *q, float *w)
+{
+	static const int dims[] = {1, 2, 7, 8, 15, 16, 17, 31, 32, 33, 100, 768, 784, 1536, 16000};
+
+	for (int di = 0; di < (int) lengthof(dims); di++)
+	{
+		int			n = dims[di];
+		uint8_t    *c = (uint8_t *) (cbuf->data + cbuf->size) - n;
+		double		ref[3] = {0, 0, 0};
+		double		mag[3] = {0, 0, 0};
+
+		for (int i = 0; i < n; i++)
+		{
+			double		d;
+
+			c[i] = (uint8_t) (rng_next() % 256);
+			q[i] = (float) (rng_unit() * 300.0 - 20.0);
+			w[i] = (float) rng_unit();
+			d = (double) q[i] - c[i];
+			ref[0] += (double) w[i] * d * d;
+			mag[0] += (double) w[i] * d * d;
+			ref[1] += (double) q[i] * c[i];
+			mag[1] += fabs((double) q[i] * c[i]);
+			ref[2] += (double) w[i] * fabs(d);
+			mag[2] += (double) w[i] * fabs(d);
+		}
+		for (int lv = 0; lv < VECQ_SIMD_NLEVELS; lv++)
+		{
+			double		got[3];
+
+			if (levels[lv] == NULL)
+				continue;
+			in_kernel = 1;
+			if (sigsetjmp(fault_jump, 1) != 0)
+			{
+				in_kernel = 0;
+				count(false);
+				printf("FAIL sq8 %s n=%d: read outside the codes\n",
+					   VecqSimdLevelName((VecqSimdLevel) lv), n);
+				continue;
+			}
+			got[0] = levels[lv]->sq8_l2(q, w, c, n);
+			got[1] = levels[lv]->sq8_dot(q, c, n);
+			got[2] = levels[lv]->sq8_l1(q, w, c, n);
+			in_kernel = 0;
+			for (int k = 0; k < 3; k++)
+			{
+				bool		ok = fabs(got[k] - ref[k]) <= VECQ_SQ8_REL_ERROR * mag[k] + 1e-30;
+
+				count(ok);
+				if (!ok)
+					printf("FAIL sq8 kernel %d %s n=%d: got %.9g want %.9g\n",
+						   k, VecqSimdLevelName((VecqSimdLevel) lv), n, got[k], ref[k]);
+			}
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -733,6 +799,7 @@ main(void)
 	}
 
 	test_cosine_distance(levels, a0, b0);
+	test_sq8(levels, &abuf, a0, b0);
 
 	printf("%d passed, %d failed\n", npassed, nfailed);
 	return nfailed == 0 ? 0 : 1;
