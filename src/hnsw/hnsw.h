@@ -26,6 +26,7 @@
 #include "utils/relcache.h"
 
 #include "hnsw/hnsw_page.h"
+#include "quant/quant.h"
 
 /* reloption limits and defaults */
 #define HNSW_DEFAULT_M				16
@@ -54,10 +55,11 @@ typedef enum HnswMetric
 	HNSW_METRIC_L1 = 4			/* <+> */
 } HnswMetric;
 
-/* how elements store their vector */
+/* how elements store their vector (the quantization reloption) */
 typedef enum HnswFormat
 {
-	HNSW_FORMAT_FLOAT4 = 0
+	HNSW_FORMAT_FLOAT4 = 0,		/* 'none': the vector itself */
+	HNSW_FORMAT_SQ8 = 1			/* 'sq8': a QuantSq8Code */
 } HnswFormat;
 
 /* hnsw.iterative_scan */
@@ -74,6 +76,7 @@ typedef struct HnswOptions
 	int32		vl_len_;		/* varlena header (do not touch directly!) */
 	int			m;
 	int			ef_construction;
+	int			quantization;	/* HnswFormat */
 } HnswOptions;
 
 /* GUCs */
@@ -92,13 +95,27 @@ typedef struct HnswIndexInfo
 	int			ef_construction;
 	HnswMetric	metric;
 	HnswFormat	format;
+	const QuantSq8 *sq8;		/* format sq8: the ranges */
 } HnswIndexInfo;
+
+/*
+ * A vector prepared for distances to element data of one index: the
+ * float4 vector itself, or its form for SQ8 codes (src/quant).
+ */
+typedef struct HnswQuery
+{
+	const HnswIndexInfo *info;
+	const float *vec;			/* prepared (normalized for cosine) */
+	QuantSq8Query sq8;
+	float	   *decoded;		/* HnswQuerySetData's copy of codes */
+} HnswQuery;
 
 /* hnsw_am.c */
 extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswMetric HnswGetMetric(Relation index);
+extern HnswFormat HnswGetFormat(Relation index);
 
 /* hnsw_page.c */
 extern void HnswInitPage(Page page, uint16 flags);
@@ -108,16 +125,27 @@ extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
 extern Buffer HnswReadBufferHinted(Relation index, BlockNumber blkno);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Size HnswElementDataSize(const HnswIndexInfo *info);
+extern Size HnswVectorSize(const HnswIndexInfo *info);
 extern bool HnswElementDataInline(const HnswIndexInfo *info, int level);
-extern void HnswWriteOverflow(Relation index, const char *data, Size len,
+extern void HnswWriteOverflow(Relation index, ForkNumber forknum,
+							  const char *data, Size len,
 							  BlockNumber *first, bool use_wal);
 extern void HnswReadOverflow(Relation index, BlockNumber first, char *out, Size len);
+extern BlockNumber HnswWriteQuantParams(Relation index, ForkNumber forknum,
+										 const QuantSq8 *sq8, bool use_wal);
 
 /* hnsw_graph.c: the search kernels shared by build, insert and scan */
 extern int	HnswRandomLevel(int m, pg_prng_state *state);
 extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
 extern double HnswDistance(HnswMetric metric, const float *a, const float *b, int dim);
 extern double HnswDistanceToSql(HnswMetric metric, double d);
+extern void HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info);
+extern void HnswQuerySet(HnswQuery *q, const float *vec);
+extern void HnswQuerySetData(HnswQuery *q, const char *data);
+extern double HnswQueryDistance(const HnswQuery *q, const char *data);
+extern double HnswQueryBound(const HnswQuery *q, const char *data, double dist);
+extern bool HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data);
+extern void HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out);
 
 /* hnsw_build.c */
 extern IndexBuildResult *hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo);

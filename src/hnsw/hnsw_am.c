@@ -33,6 +33,12 @@ int			hnsw_max_scan_tuples = 20000;
 
 static relopt_kind hnsw_relopt_kind;
 
+static relopt_enum_elt_def quantization_options[] = {
+	{"none", HNSW_FORMAT_FLOAT4},
+	{"sq8", HNSW_FORMAT_SQ8},
+	{NULL}
+};
+
 static const struct config_enum_entry iterative_scan_options[] = {
 	{"off", HNSW_ITERATIVE_SCAN_OFF, false},
 	{"relaxed_order", HNSW_ITERATIVE_SCAN_RELAXED, false},
@@ -52,6 +58,11 @@ HnswInit(void)
 					  "Size of the candidate list when building the graph",
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
+	add_enum_reloption(hnsw_relopt_kind, "quantization",
+					   "How elements store their vector: none (float4) or sq8 (8-bit codes)",
+					   quantization_options, HNSW_FORMAT_FLOAT4,
+					   "Valid values are \"none\" and \"sq8\".",
+					   AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search",
 							"Sets the size of the candidate list of an HNSW index scan.",
@@ -82,6 +93,7 @@ hnswoptions(Datum reloptions, bool validate)
 	static const relopt_parse_elt tab[] = {
 		{"m", RELOPT_TYPE_INT, offsetof(HnswOptions, m)},
 		{"ef_construction", RELOPT_TYPE_INT, offsetof(HnswOptions, ef_construction)},
+		{"quantization", RELOPT_TYPE_ENUM, offsetof(HnswOptions, quantization)},
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate, hnsw_relopt_kind,
@@ -102,6 +114,14 @@ HnswGetEfConstruction(Relation index)
 	HnswOptions *opts = (HnswOptions *) index->rd_options;
 
 	return opts ? opts->ef_construction : HNSW_DEFAULT_EF_CONSTRUCTION;
+}
+
+HnswFormat
+HnswGetFormat(Relation index)
+{
+	HnswOptions *opts = (HnswOptions *) index->rd_options;
+
+	return opts ? (HnswFormat) opts->quantization : HNSW_FORMAT_FLOAT4;
 }
 
 /* The metric of the index's opclass: the value of its support function 1. */
@@ -127,6 +147,8 @@ hnswbuildphasename(int64 phasenum)
 			return "loading tuples";
 		case 3:
 			return "writing index pages";
+		case 4:
+			return "sampling quantization ranges";
 		default:
 			return NULL;
 	}

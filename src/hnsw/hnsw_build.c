@@ -62,10 +62,16 @@
 
 #define PROGRESS_HNSW_PHASE_LOAD	2
 #define PROGRESS_HNSW_PHASE_WRITE	3
+#define PROGRESS_HNSW_PHASE_SAMPLE	4
 
 #define PARALLEL_KEY_HNSW_SHARED	UINT64CONST(0xB5E0000000000001)
 #define PARALLEL_KEY_HNSW_ARENA		UINT64CONST(0xB5E0000000000002)
 #define PARALLEL_KEY_QUERY_TEXT		UINT64CONST(0xB5E0000000000003)
+#define PARALLEL_KEY_HNSW_QUANT		UINT64CONST(0xB5E0000000000004)
+
+/* most rows, and most bytes, the SQ8 training sample takes */
+#define SAMPLE_MAX_ROWS		30000
+#define SAMPLE_MAX_BYTES	((Size) 64 * 1024 * 1024)
 
 /* an element's address: its offset in the arena, in units of 8 bytes */
 typedef uint32 ElemRef;
@@ -73,13 +79,17 @@ typedef uint32 ElemRef;
 #define ARENA_UNIT		8
 #define NO_ELEM			((ElemRef) 0xFFFFFFFF)
 
-/* One element in the arena; followed by ids[], dists[], vector[]. */
+/*
+ * One element in the arena; followed by ids[], dists[] and its data: the
+ * vector or its code, as element tuples hold it.
+ */
 typedef struct BuildElem
 {
 	LWLock		lock;			/* guards counts, ids and dists */
 	ItemPointerData heaptid;
 	uint8		level;
 	bool		overflow;		/* vector goes to overflow pages */
+	bool		clamped;		/* code had values outside the ranges */
 	uint32		ordinal;		/* 0, 1, 2, ... in order of allocation */
 	ItemPointerData tid;		/* element tuple, once placed */
 	ItemPointerData neighbortid;
@@ -97,6 +107,7 @@ typedef struct HnswShared
 	HnswIndexInfo info;
 	Size		arena_size;
 	Size		elem_header;	/* MAXALIGN(sizeof(BuildElem)) */
+	Size		datasize;		/* bytes of an element's data */
 	int			tranche;
 
 	LWLock		entrylock;		/* guards entry and maxlevel */
@@ -127,7 +138,12 @@ typedef struct HnswBuildState
 	Relation	index;
 	HnswShared *shared;
 	char	   *arena;
-	const HnswIndexInfo *info;
+	const HnswIndexInfo *info;	/* &localinfo */
+	HnswIndexInfo localinfo;	/* shared->info with this process's sq8 */
+	QuantSq8	sq8;
+	float	   *vecbuf;			/* the row being inserted, prepared */
+	HnswQuery	query;			/* for the row being inserted */
+	HnswQuery	nquery;			/* for neighbour selection */
 	bool		leader;
 	MemoryContext buildcxt;		/* lives as long as the build */
 	MemoryContext tmpcxt;		/* reset per heap tuple */
@@ -175,10 +191,10 @@ elem_dists(HnswBuildState *bs, BuildElem *e)
 	return (float *) (elem_ids(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
 }
 
-static inline float *
-elem_vec(HnswBuildState *bs, BuildElem *e)
+static inline char *
+elem_data(HnswBuildState *bs, BuildElem *e)
 {
-	return elem_dists(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m);
+	return (char *) (elem_dists(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
 }
 
 static Size
@@ -186,7 +202,7 @@ elem_size(const HnswShared *shared, int level)
 {
 	return MAXALIGN(shared->elem_header +
 					(sizeof(ElemRef) + sizeof(float)) * HNSW_NEIGHBOR_SLOTS(level, shared->info.m) +
-					sizeof(float) * shared->info.dimensions);
+					shared->datasize);
 }
 
 /* Claim a record for an element of this level; NULL when the arena is full. */
@@ -218,6 +234,7 @@ arena_alloc(HnswBuildState *bs, int level, ElemRef *ref)
 	e = (BuildElem *) (bs->arena + off);
 	LWLockInitialize(&e->lock, shared->tranche);
 	e->level = (uint8) level;
+	e->clamped = false;
 	e->ordinal = ordinal;
 	memset(e->counts, 0, sizeof(e->counts));
 	ItemPointerSetInvalid(&e->tid);
@@ -230,9 +247,9 @@ arena_alloc(HnswBuildState *bs, int level, ElemRef *ref)
 /* ---------------- the graph ---------------- */
 
 static inline float
-dist_between(HnswBuildState *bs, const float *a, const float *b)
+dist_to(const HnswQuery *q, HnswBuildState *bs, BuildElem *e)
 {
-	return (float) HnswDistance(bs->info->metric, a, b, bs->info->dimensions);
+	return (float) HnswQueryDistance(q, elem_data(bs, e));
 }
 
 /* Copy the level-lc list of e (under its lock); returns the count. */
@@ -329,7 +346,7 @@ visit(HnswBuildState *bs, BuildElem *e)
  * with ef; leaves the result in top[] as a max-heap and returns its size.
  */
 static int
-search_layer(HnswBuildState *bs, const float *q, int nent, int ef, int lc)
+search_layer(HnswBuildState *bs, const HnswQuery *q, int nent, int ef, int lc)
 {
 	int			ncand = 0;
 	int			ntop = 0;
@@ -367,7 +384,7 @@ search_layer(HnswBuildState *bs, const float *q, int nent, int ef, int lc)
 
 			if (!visit(bs, e))
 				continue;
-			nc.dist = dist_between(bs, q, elem_vec(bs, e));
+			nc.dist = dist_to(q, bs, e);
 			nc.ref = nbrs[i];
 			if (ntop < ef || nc.dist < bs->top[0].dist)
 			{
@@ -411,10 +428,11 @@ select_neighbors(HnswBuildState *bs, BuildCand *c, int n, int max)
 	for (int i = 0; i < n && kept < max; i++)
 	{
 		bool		good = true;
-		const float *v = elem_vec(bs, elem(bs, c[i].ref));
 
+		if (kept > 0)
+			HnswQuerySetData(&bs->nquery, elem_data(bs, elem(bs, c[i].ref)));
 		for (int j = 0; j < kept; j++)
-			if (dist_between(bs, v, elem_vec(bs, elem(bs, c[j].ref))) < c[i].dist)
+			if (dist_to(&bs->nquery, bs, elem(bs, c[j].ref)) < c[i].dist)
 			{
 				good = false;
 				break;
@@ -476,13 +494,16 @@ add_link(HnswBuildState *bs, ElemRef eref, ElemRef newref, float dist, int lc)
 	LWLockRelease(&e->lock);
 }
 
-/* Insert element ref (vector stored, lists empty) into the graph. */
+/*
+ * Insert element ref (data stored, lists empty) into the graph; bs->query
+ * holds its vector (the full vector, even when the arena holds codes).
+ */
 static void
 graph_insert(HnswBuildState *bs, ElemRef ref)
 {
 	HnswShared *shared = bs->shared;
 	BuildElem  *self = elem(bs, ref);
-	const float *q = elem_vec(bs, self);
+	const HnswQuery *q = &bs->query;
 	int			level = self->level;
 	ElemRef		entry;
 	int			maxlevel;
@@ -511,7 +532,7 @@ graph_insert(HnswBuildState *bs, ElemRef ref)
 
 	/* greedy descent through the levels above the new element's */
 	bs->top[0].ref = entry;
-	bs->top[0].dist = dist_between(bs, q, elem_vec(bs, elem(bs, entry)));
+	bs->top[0].dist = dist_to(q, bs, elem(bs, entry));
 	nent = 1;
 	for (int lc = maxlevel; lc > level; lc--)
 		nent = search_layer(bs, q, nent, 1, lc);
@@ -620,8 +641,10 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	{
 		e->heaptid = *tid;
 		e->overflow = !HnswElementDataInline(info, level);
-		if (HnswPrepareVector(info->metric, v->x, elem_vec(bs, e), info->dimensions))
+		if (HnswPrepareVector(info->metric, v->x, bs->vecbuf, info->dimensions))
 		{
+			e->clamped = HnswEncodeData(info, bs->vecbuf, elem_data(bs, e));
+			HnswQuerySet(&bs->query, bs->vecbuf);
 			graph_insert(bs, ref);
 			bs->indtuples++;
 		}
@@ -647,14 +670,25 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 
 static void
 init_participant(HnswBuildState *bs, Relation heap, Relation index,
-				 HnswShared *shared, char *arena, bool leader)
+				 HnswShared *shared, char *arena, const float *quant, bool leader)
 {
 	memset(bs, 0, sizeof(*bs));
 	bs->heap = heap;
 	bs->index = index;
 	bs->shared = shared;
 	bs->arena = arena;
-	bs->info = &shared->info;
+	bs->localinfo = shared->info;
+	bs->localinfo.sq8 = NULL;
+	if (shared->info.format == HNSW_FORMAT_SQ8)
+	{
+		QuantSq8FromParams(&bs->sq8, shared->info.dimensions, quant,
+						   quant + shared->info.dimensions);
+		bs->localinfo.sq8 = &bs->sq8;
+	}
+	bs->info = &bs->localinfo;
+	bs->vecbuf = palloc(HnswVectorSize(bs->info));
+	HnswQueryInit(&bs->query, bs->info);
+	HnswQueryInit(&bs->nquery, bs->info);
 	bs->leader = leader;
 	bs->buildcxt = CurrentMemoryContext;
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple",
@@ -918,7 +952,8 @@ place_elements(HnswBuildState *bs)
 	PlaceState	ps;
 	BuildElem  *e = NULL;
 
-	ps.next_block = HNSW_METAPAGE_BLKNO + 1;
+	/* after the metapage and the quantization ranges */
+	ps.next_block = RelationGetNumberOfBlocks(bs->index);
 	ps.page = InvalidBlockNumber;
 	FOREACH_ELEM(bs, e)
 	{
@@ -969,7 +1004,7 @@ write_elements(HnswBuildState *bs)
 		{
 			BlockNumber first;
 
-			HnswWriteOverflow(bs->index, (const char *) elem_vec(bs, e), datalen,
+			HnswWriteOverflow(bs->index, MAIN_FORKNUM, elem_data(bs, e), datalen,
 							  &first, false);
 			if (first != e->overflow_first)
 				elog(ERROR, "overflow pages of index \"%s\" landed at block %u, not %u",
@@ -995,7 +1030,8 @@ write_elements(HnswBuildState *bs)
 		memset(etup, 0, esize);
 		etup->type = HNSW_ELEMENT_TUPLE;
 		etup->level = e->level;
-		etup->flags = e->overflow ? HNSW_ELEMENT_OVERFLOW : 0;
+		etup->flags = (e->overflow ? HNSW_ELEMENT_OVERFLOW : 0) |
+			(e->clamped ? HNSW_ELEMENT_CLAMPED : 0);
 		etup->heaptid = e->heaptid;
 		etup->neighbortid = e->neighbortid;
 		if (e->overflow)
@@ -1006,7 +1042,7 @@ write_elements(HnswBuildState *bs)
 		else
 		{
 			etup->datalen = datalen;
-			memcpy(etup->data, elem_vec(bs, e), datalen);
+			memcpy(etup->data, elem_data(bs, e), datalen);
 		}
 		add_item(bs->index, page, etup, esize, ItemPointerGetOffsetNumber(&e->tid));
 
@@ -1041,8 +1077,8 @@ write_elements(HnswBuildState *bs)
 /* Write the metapage (block 0) of an index. */
 static void
 write_meta(Relation index, ForkNumber forknum, const HnswIndexInfo *info,
-		   ItemPointer entry, int entry_level, BlockNumber insert_page,
-		   uint64 nelements, bool create, bool use_wal)
+		   const HnswMetaPageData *quant, ItemPointer entry, int entry_level,
+		   BlockNumber insert_page, uint64 nelements, bool create, bool use_wal)
 {
 	Buffer		buf;
 	Page		page;
@@ -1083,6 +1119,8 @@ write_meta(Relation index, ForkNumber forknum, const HnswIndexInfo *info,
 		ItemPointerSetInvalid(&meta->entry);
 	meta->insert_page = insert_page;
 	meta->nelements = nelements;
+	meta->quant_params = quant ? quant->quant_params : InvalidBlockNumber;
+	meta->quant_sample = quant ? quant->quant_sample : 0;
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 
 	if (use_wal)
@@ -1102,7 +1140,8 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->m = HnswGetM(index);
 	info->ef_construction = HnswGetEfConstruction(index);
 	info->metric = HnswGetMetric(index);
-	info->format = HNSW_FORMAT_FLOAT4;
+	info->format = HnswGetFormat(index);
+	info->sq8 = NULL;
 	if (info->ef_construction < 2 * info->m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1129,6 +1168,7 @@ init_shared(HnswShared *shared, Relation heap, Relation index,
 	shared->info = *info;
 	shared->arena_size = arena_size;
 	shared->elem_header = MAXALIGN(sizeof(BuildElem));
+	shared->datasize = HnswElementDataSize(info);
 	shared->tranche = LWLockNewTrancheId();
 	LWLockRegisterTranche(shared->tranche, "hnsw_build");
 	LWLockInitialize(&shared->entrylock, shared->tranche);
@@ -1182,6 +1222,7 @@ hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	HnswShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
 	char	   *arena = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_ARENA, false);
 	char	   *sharedquery = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
+	float	   *quant = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_QUANT, true);
 	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
 	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
 	Relation	heap;
@@ -1198,7 +1239,7 @@ hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	indexInfo = BuildIndexInfo(index);
 	indexInfo->ii_Concurrent = shared->isconcurrent;
 
-	init_participant(&bs, heap, index, shared, arena, false);
+	init_participant(&bs, heap, index, shared, arena, quant, false);
 	scan = table_beginscan_parallel(heap, ParallelTableScanFromHnswShared(shared));
 	participate(&bs, indexInfo, scan);
 	if (bs.spill != NULL)
@@ -1209,6 +1250,86 @@ hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 
 	index_close(index, indexLockmode);
 	table_close(heap, heapLockmode);
+}
+
+/* ---------------- SQ8 ranges ---------------- */
+
+/* A uniform sample of the rows (reservoir sampling), prepared. */
+typedef struct SampleState
+{
+	const HnswIndexInfo *info;
+	int			max;			/* rows the sample holds */
+	int			n;				/* rows in it */
+	double		seen;			/* rows offered */
+	float	   *rows;			/* max * dimensions */
+	pg_prng_state prng;
+	MemoryContext tmpcxt;
+} SampleState;
+
+static void
+sample_callback(Relation index, ItemPointer tid, Datum *values,
+				bool *isnull, bool tupleIsAlive, void *state)
+{
+	SampleState *ss = (SampleState *) state;
+	int			dim = ss->info->dimensions;
+	MemoryContext old;
+	Vector	   *v;
+	int			slot;
+
+	if (isnull[0])
+		return;
+	old = MemoryContextSwitchTo(ss->tmpcxt);
+	v = DatumGetVector(values[0]);
+	if (v->dim != dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", dim, v->dim)));
+	ss->seen++;
+	if (ss->n < ss->max)
+		slot = ss->n;
+	else
+	{
+		uint64		j = pg_prng_uint64_range(&ss->prng, 0, (uint64) ss->seen - 1);
+
+		slot = j < (uint64) ss->max ? (int) j : -1;
+	}
+	/* a zero vector under cosine is not indexed: not sampled either */
+	if (slot >= 0 &&
+		HnswPrepareVector(ss->info->metric, v->x, ss->rows + (Size) slot * dim, dim) &&
+		slot == ss->n)
+		ss->n++;
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(ss->tmpcxt);
+}
+
+/*
+ * Learn the SQ8 ranges from a sample of the rows (one pass over the heap
+ * before the build proper) and write them after the metapage; fills in
+ * meta's quant_params and quant_sample.
+ */
+static void
+train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
+		  HnswIndexInfo *info, QuantSq8 *sq8, HnswMetaPageData *meta)
+{
+	SampleState ss;
+
+	memset(&ss, 0, sizeof(ss));
+	ss.info = info;
+	ss.max = (int) Min((Size) SAMPLE_MAX_ROWS,
+					   Max((Size) 1000, SAMPLE_MAX_BYTES / HnswVectorSize(info)));
+	ss.rows = MemoryContextAllocHuge(CurrentMemoryContext,
+									 HnswVectorSize(info) * (Size) ss.max);
+	pg_prng_seed(&ss.prng, UINT64CONST(0x5a3b1e0c7d9f2468));
+	ss.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw sample tuple",
+									  ALLOCSET_DEFAULT_SIZES);
+	(void) table_index_build_scan(heap, index, indexInfo, true, false,
+								  sample_callback, &ss, NULL);
+	QuantSq8Train(sq8, info->dimensions, ss.rows, ss.n);
+	info->sq8 = sq8;
+	pfree(ss.rows);
+	MemoryContextDelete(ss.tmpcxt);
+	meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, sq8, false);
+	meta->quant_sample = (uint32) ss.n;
 }
 
 /* ---------------- the build ---------------- */
@@ -1275,6 +1396,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	BlockNumber last_page;
 	ItemPointerData entry_tid;
 	BuildElem  *entry = NULL;
+	HnswMetaPageData quant;
+	QuantSq8	sq8;
+	float	   *quant_params = NULL;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -1289,7 +1413,17 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	arena_size = (Size) maintenance_work_mem * 1024;
 
 	/* block 0 first; rewritten at the end with the entry point */
-	write_meta(index, MAIN_FORKNUM, &info, NULL, -1, InvalidBlockNumber, 0, true, false);
+	write_meta(index, MAIN_FORKNUM, &info, NULL, NULL, -1, InvalidBlockNumber, 0, true, false);
+	memset(&quant, 0, sizeof(quant));
+	quant.quant_params = InvalidBlockNumber;
+	if (info.format == HNSW_FORMAT_SQ8)
+	{
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_SAMPLE);
+		train_sq8(heap, index, indexInfo, &info, &sq8, &quant);
+		quant_params = palloc(2 * HnswVectorSize(&info));
+		memcpy(quant_params, sq8.lo, HnswVectorSize(&info));
+		memcpy(quant_params + info.dimensions, sq8.step, HnswVectorSize(&info));
+	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
@@ -1308,6 +1442,11 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		shm_toc_estimate_chunk(&pcxt->estimator, estshared);
 		shm_toc_estimate_chunk(&pcxt->estimator, arena_size);
 		shm_toc_estimate_keys(&pcxt->estimator, 3);
+		if (quant_params)
+		{
+			shm_toc_estimate_chunk(&pcxt->estimator, 2 * HnswVectorSize(&info));
+			shm_toc_estimate_keys(&pcxt->estimator, 1);
+		}
 		if (debug_query_string)
 		{
 			shm_toc_estimate_chunk(&pcxt->estimator, strlen(debug_query_string) + 1);
@@ -1335,6 +1474,13 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
 		arena = shm_toc_allocate(pcxt->toc, arena_size);
 		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_ARENA, arena);
+		if (quant_params)
+		{
+			float	   *q = shm_toc_allocate(pcxt->toc, 2 * HnswVectorSize(&info));
+
+			memcpy(q, quant_params, 2 * HnswVectorSize(&info));
+			shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_QUANT, q);
+		}
 		if (debug_query_string)
 		{
 			char	   *q = shm_toc_allocate(pcxt->toc, strlen(debug_query_string) + 1);
@@ -1349,7 +1495,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 								 RelationGetRelationName(index),
 								 pcxt->nworkers_launched, nworkers)));
 
-		init_participant(&bs, heap, index, shared, arena, true);
+		init_participant(&bs, heap, index, shared, arena, quant_params, true);
 		participate(&bs, indexInfo,
 					table_beginscan_parallel(heap, ParallelTableScanFromHnswShared(shared)));
 		wait_for_participants(shared, nparticipants);
@@ -1359,7 +1505,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		shared = palloc(sizeof(HnswShared));
 		init_shared(shared, heap, index, &info, arena_size, indexInfo->ii_Concurrent);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, arena_size);
-		init_participant(&bs, heap, index, shared, arena, true);
+		init_participant(&bs, heap, index, shared, arena, quant_params, true);
 		participate(&bs, indexInfo, NULL);
 	}
 
@@ -1375,7 +1521,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		entry = elem(&bs, shared->entry);
 		entry_tid = entry->tid;
 	}
-	write_meta(index, MAIN_FORKNUM, &info, entry ? &entry_tid : NULL,
+	write_meta(index, MAIN_FORKNUM, &info, &quant, entry ? &entry_tid : NULL,
 			   entry ? shared->maxlevel : -1,
 			   last_page != InvalidBlockNumber ? last_page : InvalidBlockNumber,
 			   (uint64) shared->indtuples, false, false);
@@ -1420,7 +1566,20 @@ hnswbuildempty(Relation index)
 {
 	HnswIndexInfo info;
 	int			dimensions = column_dimensions(index);
+	HnswMetaPageData quant;
 
 	init_info(index, &info, Max(dimensions, 0));
-	write_meta(index, INIT_FORKNUM, &info, NULL, -1, InvalidBlockNumber, 0, true, true);
+	memset(&quant, 0, sizeof(quant));
+	quant.quant_params = InvalidBlockNumber;
+	write_meta(index, INIT_FORKNUM, &info, NULL, NULL, -1, InvalidBlockNumber, 0, true, true);
+	if (info.format == HNSW_FORMAT_SQ8 && dimensions > 0)
+	{
+		QuantSq8	sq8;
+
+		/* no rows to learn from: the default ranges */
+		QuantSq8Train(&sq8, dimensions, NULL, 0);
+		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, &sq8, true);
+		write_meta(index, INIT_FORKNUM, &info, &quant, NULL, -1, InvalidBlockNumber, 0,
+				   false, true);
+	}
 }

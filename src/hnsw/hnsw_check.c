@@ -87,6 +87,9 @@ typedef struct CheckState
 	int32	   *adj;			/* level-lc links, per element (CSR) */
 	int64	   *adjstart;		/* nelems * (HNSW_MAX_LEVEL + 2) offsets */
 	int64		nproblems;
+	Size		datalen;		/* bytes of element data */
+	int64		nlive;			/* live elements */
+	int64		nclamped;		/* live elements with clamped codes */
 } CheckState;
 
 static inline uint64
@@ -173,6 +176,30 @@ check_page(CheckState *cs, Page page, BlockNumber blkno, uint16 *flags)
 	return true;
 }
 
+static bool read_chain(CheckState *cs, BlockNumber blkno, OffsetNumber off,
+					   BlockNumber first, char *out, Size len);
+
+/* The SQ8 ranges: a readable chain of finite values, steps not negative. */
+static bool
+check_quant_params(CheckState *cs)
+{
+	uint32		dim = cs->meta.dimensions;
+	float	   *params = palloc(2 * sizeof(float) * (Size) dim);
+	bool		ok;
+
+	ok = read_chain(cs, 0, 0, cs->meta.quant_params, (char *) params,
+					2 * sizeof(float) * (Size) dim);
+	for (uint32 i = 0; ok && i < dim; i++)
+		if (!isfinite(params[i]) || !isfinite(params[dim + i]) || params[dim + i] < 0)
+		{
+			problem(cs, 0, 0, "quantization range of dimension %u is invalid (from %g, step %g)",
+					i + 1, params[i], params[dim + i]);
+			ok = false;
+		}
+	pfree(params);
+	return ok;
+}
+
 static bool
 check_meta(CheckState *cs)
 {
@@ -199,6 +226,8 @@ check_meta(CheckState *cs)
 				 m->metric < HNSW_METRIC_L2 || m->metric > HNSW_METRIC_L1)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
+		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8)
+			problem(cs, 0, 0, "metapage has unknown vector format %u", m->format);
 		else
 		{
 			cs->meta = *m;
@@ -206,6 +235,17 @@ check_meta(CheckState *cs)
 		}
 	}
 	UnlockReleaseBuffer(buf);
+	if (ok)
+	{
+		HnswIndexInfo info;
+
+		memset(&info, 0, sizeof(info));
+		info.dimensions = cs->meta.dimensions;
+		info.format = (HnswFormat) cs->meta.format;
+		cs->datalen = HnswElementDataSize(&info);
+		if (info.format == HNSW_FORMAT_SQ8)
+			ok = check_quant_params(cs);
+	}
 	return ok;
 }
 
@@ -228,14 +268,28 @@ check_vector(CheckState *cs, BlockNumber blkno, OffsetNumber off, const float *v
 		problem(cs, blkno, off, "cosine vector has norm %g, not 1", sqrt(norm));
 }
 
+/* The data of an element: a checked vector, or a code with sane errors. */
 static void
-check_overflow(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber first,
-			   BlockNumber nblocks)
+check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data)
 {
-	Size		len = sizeof(float) * (Size) cs->meta.dimensions;
+	const QuantSq8Code *code = (const QuantSq8Code *) data;
+
+	if (cs->meta.format == HNSW_FORMAT_FLOAT4)
+		check_vector(cs, blkno, off, (const float *) data);
+	else if (!(code->err_l2 >= 0) || isinf(code->err_l2) ||
+			 !(code->err_l1 >= 0) || isinf(code->err_l1))
+		problem(cs, blkno, off, "code has invalid error bounds (%g, %g)",
+				code->err_l2, code->err_l1);
+}
+
+/* Read len bytes of an overflow chain; false (and a problem) if broken. */
+static bool
+read_chain(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber first,
+		   char *out, Size len)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(cs->index);
 	Size		done = 0;
 	BlockNumber b = first;
-	float	   *v = palloc(len);
 
 	while (done < len)
 	{
@@ -247,8 +301,7 @@ check_overflow(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber 
 		if (b == InvalidBlockNumber || b >= nblocks || b == HNSW_METAPAGE_BLKNO)
 		{
 			problem(cs, blkno, off, "overflow chain ends early at block %u", b);
-			pfree(v);
-			return;
+			return false;
 		}
 		buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, b, RBM_NORMAL, cs->strategy);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
@@ -257,23 +310,31 @@ check_overflow(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber 
 		{
 			problem(cs, blkno, off, "overflow chain reaches block %u, which is not an overflow page", b);
 			UnlockReleaseBuffer(buf);
-			pfree(v);
-			return;
+			return false;
 		}
-		memcpy((char *) v + done, PageGetContents(page), chunk);
+		memcpy(out + done, PageGetContents(page), chunk);
 		b = HnswPageGetOpaque(page)->nextblkno;
 		UnlockReleaseBuffer(buf);
 		done += chunk;
 	}
-	check_vector(cs, blkno, off, v);
-	pfree(v);
+	return true;
+}
+
+static void
+check_overflow(CheckState *cs, BlockNumber blkno, OffsetNumber off, BlockNumber first)
+{
+	char	   *data = palloc(cs->datalen);
+
+	if (read_chain(cs, blkno, off, first, data, cs->datalen))
+		check_data(cs, blkno, off, data);
+	pfree(data);
 }
 
 /* Pass 1: pages, element and neighbour tuples. */
 static void
 scan_tuples(CheckState *cs, BlockNumber nblocks)
 {
-	Size		datalen = sizeof(float) * (Size) cs->meta.dimensions;
+	Size		datalen = cs->datalen;
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{
@@ -347,7 +408,13 @@ scan_tuples(CheckState *cs, BlockNumber nblocks)
 					problem(cs, blkno, off, "element data has %u bytes, not %zu",
 							etup->datalen, datalen);
 				else
-					check_vector(cs, blkno, off, (const float *) etup->data);
+					check_data(cs, blkno, off, etup->data);
+				if (!deleted)
+				{
+					cs->nlive++;
+					if (etup->flags & HNSW_ELEMENT_CLAMPED)
+						cs->nclamped++;
+				}
 
 				e = lookup(cs->elems, &tid, HASH_ENTER, &found);
 				e->index = cs->nelems++;
@@ -378,7 +445,7 @@ scan_tuples(CheckState *cs, BlockNumber nblocks)
 		}
 		UnlockReleaseBuffer(buf);
 		for (int i = 0; i < noverflow; i++)
-			check_overflow(cs, blkno, overflow_off[i], overflow_first[i], nblocks);
+			check_overflow(cs, blkno, overflow_off[i], overflow_first[i]);
 	}
 }
 
@@ -713,6 +780,10 @@ vecq_index_check(PG_FUNCTION_ARGS)
 	{
 		nblocks = RelationGetNumberOfBlocks(cs.index);
 		scan_tuples(&cs, nblocks);
+		if (cs.nclamped > 0)
+			problem(&cs, -1, -1,
+					"%lld of %lld elements have values outside the quantization ranges learned when the index was built (clamped: their codes are less precise; REINDEX learns new ranges)",
+					(long long) cs.nclamped, (long long) cs.nlive);
 		check_owners(&cs);
 		scan_lists(&cs, nblocks);
 		check_reachability(&cs);

@@ -91,3 +91,147 @@ HnswDistanceToSql(HnswMetric metric, double d)
 		return sqrt(d);
 	return d;
 }
+
+/* ---------------- element data and prepared queries ---------------- */
+
+/* the SQ8 distance that gives a metric's graph distance */
+static QuantDistance
+sq8_kind(HnswMetric metric)
+{
+	switch (metric)
+	{
+		case HNSW_METRIC_L2:
+			return QUANT_DIST_L2SQ;
+		case HNSW_METRIC_IP:
+		case HNSW_METRIC_COSINE:
+			return QUANT_DIST_DOT;
+		case HNSW_METRIC_L1:
+			return QUANT_DIST_L1;
+	}
+	return QUANT_DIST_L2SQ;		/* keep the compiler quiet */
+}
+
+/* Allocate what q needs (in CurrentMemoryContext); no vector set yet. */
+void
+HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
+{
+	memset(q, 0, sizeof(*q));
+	q->info = info;
+	if (info->format == HNSW_FORMAT_SQ8)
+	{
+		q->sq8.q = palloc(sizeof(float) * info->dimensions);
+		q->decoded = palloc(sizeof(float) * info->dimensions);
+	}
+}
+
+/* Make a prepared vector the query; vec must outlive the use of q. */
+void
+HnswQuerySet(HnswQuery *q, const float *vec)
+{
+	q->vec = vec;
+	if (q->info->format == HNSW_FORMAT_SQ8)
+		QuantSq8PrepareQuery(q->info->sq8, sq8_kind(q->info->metric), vec, &q->sq8);
+}
+
+/* Make the vector an element's data holds the query. */
+void
+HnswQuerySetData(HnswQuery *q, const char *data)
+{
+	if (q->info->format == HNSW_FORMAT_SQ8)
+	{
+		HnswDecodeData(q->info, data, q->decoded);
+		HnswQuerySet(q, q->decoded);
+	}
+	else
+		HnswQuerySet(q, (const float *) data);
+}
+
+/* The graph distance from the query to element data. */
+double
+HnswQueryDistance(const HnswQuery *q, const char *data)
+{
+	const HnswIndexInfo *info = q->info;
+	double		d;
+
+	if (info->format == HNSW_FORMAT_FLOAT4)
+		return HnswDistance(info->metric, q->vec, (const float *) data, info->dimensions);
+	d = QuantSq8Distance(&q->sq8, (const QuantSq8Code *) data);
+	switch (info->metric)
+	{
+		case HNSW_METRIC_IP:
+			return -d;
+		case HNSW_METRIC_COSINE:
+			return 1.0 - d;
+		default:
+			return d;
+	}
+}
+
+/*
+ * For an index of codes: a value never above the SQL operator's exact
+ * distance between the query and the row the element stands for, from the
+ * graph distance dist that HnswQueryDistance gave for it.  The code's own
+ * error bounds the gap (triangle inequality for L2 and L1, Cauchy-Schwarz
+ * for the inner product), less an allowance for the kernel's rounding and
+ * a little more for how the operator rounds.  Cosine queries and elements
+ * are unit vectors; the operator divides by the norms in double, which
+ * moves its value by far less than the 1e-6 allowed here.
+ */
+double
+HnswQueryBound(const HnswQuery *q, const char *data, double dist)
+{
+	const QuantSq8Code *code = (const QuantSq8Code *) data;
+	double		r;
+	double		b;
+
+	if (q->info->format == HNSW_FORMAT_FLOAT4)
+		return HnswDistanceToSql(q->info->metric, dist);
+	if (isnan(dist))
+		return -INFINITY;
+	switch (q->info->metric)
+	{
+		case HNSW_METRIC_L2:
+			r = QuantSq8Rounding(&q->sq8, dist);
+			b = sqrt(Max(dist - r, 0)) - code->err_l2;
+			b = Max(b, 0) * (1 - 1e-6);
+			break;
+		case HNSW_METRIC_IP:
+			/* dist = -dot */
+			r = QuantSq8Rounding(&q->sq8, -dist);
+			b = dist - r - q->sq8.norm * code->err_l2;
+			b -= 1e-6 * fabs(b);
+			break;
+		case HNSW_METRIC_COSINE:
+			/* dist = 1 - dot */
+			r = QuantSq8Rounding(&q->sq8, 1.0 - dist);
+			b = dist - r - q->sq8.norm * code->err_l2 - 1e-6;
+			break;
+		case HNSW_METRIC_L1:
+			r = QuantSq8Rounding(&q->sq8, dist);
+			b = Max(dist - r - code->err_l1, 0) * (1 - 1e-6);
+			break;
+		default:
+			b = -INFINITY;
+	}
+	return isnan(b) || isinf(b) ? -INFINITY : b;
+}
+
+/* Store a prepared vector as element data; true if a value was clamped. */
+bool
+HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
+{
+	if (info->format == HNSW_FORMAT_SQ8)
+		return QuantSq8Encode(info->sq8, vec, (QuantSq8Code *) data);
+	memcpy(data, vec, sizeof(float) * info->dimensions);
+	return false;
+}
+
+/* The float4 vector element data stands for (decoded codes for sq8). */
+void
+HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
+{
+	if (info->format == HNSW_FORMAT_SQ8)
+		QuantSq8Decode(info->sq8, (const QuantSq8Code *) data, out);
+	else
+		memcpy(out, data, sizeof(float) * info->dimensions);
+}

@@ -72,16 +72,20 @@ write_element(Relation index, const HnswIndexInfo *info, const float *vec,
 	if (overflow)
 	{
 		BlockNumber first;
+		char	   *data = palloc(datalen);
 
-		HnswWriteOverflow(index, (const char *) vec, datalen, &first, true);
-		etup->flags = HNSW_ELEMENT_OVERFLOW;
+		if (HnswEncodeData(info, vec, data))
+			etup->flags |= HNSW_ELEMENT_CLAMPED;
+		HnswWriteOverflow(index, MAIN_FORKNUM, data, datalen, &first, true);
+		etup->flags |= HNSW_ELEMENT_OVERFLOW;
 		etup->datalen = sizeof(HnswOverflowRef);
 		((HnswOverflowRef *) etup->data)->first = first;
 	}
 	else
 	{
 		etup->datalen = datalen;
-		memcpy(etup->data, vec, datalen);
+		if (HnswEncodeData(info, vec, etup->data))
+			etup->flags |= HNSW_ELEMENT_CLAMPED;
 	}
 	ntup->type = HNSW_NEIGHBOR_TUPLE;
 	ntup->level = (uint8) level;
@@ -237,7 +241,7 @@ static bool
 link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 		  ItemPointer newtid, const float *newvec, int lc, bool force)
 {
-	Size		vsize = HnswElementDataSize(info);
+	Size		vsize = HnswVectorSize(info);
 	float	   *evec = palloc(vsize);
 	ItemPointerData ntid;
 	uint8		flags;
@@ -485,7 +489,7 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
-	vec = palloc(HnswElementDataSize(info));
+	vec = palloc(HnswVectorSize(info));
 	if (HnswPrepareVector(info->metric, v->x, vec, info->dimensions))
 		insert_vector(index, info, vec, heap_tid, cxt);
 	MemoryContextSwitchTo(old);

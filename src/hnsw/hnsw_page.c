@@ -109,6 +109,49 @@ typedef struct HnswRelCache
 	BlockNumber nrecent;
 } HnswRelCache;
 
+/* The SQ8 ranges of an index, read into its relcache memory. */
+static const QuantSq8 *
+read_quant_params(Relation index, const HnswMetaPageData *meta)
+{
+	Size		len = 2 * sizeof(float) * (Size) meta->dimensions;
+	float	   *params = palloc(len);
+	QuantSq8   *sq8;
+	MemoryContext old;
+
+	if (meta->quant_params == InvalidBlockNumber || meta->quant_params == HNSW_METAPAGE_BLKNO)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has no quantization ranges",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+	HnswReadOverflow(index, meta->quant_params, (char *) params, len);
+	old = MemoryContextSwitchTo(index->rd_indexcxt);
+	sq8 = palloc(sizeof(QuantSq8));
+	QuantSq8FromParams(sq8, meta->dimensions, params, params + meta->dimensions);
+	MemoryContextSwitchTo(old);
+	pfree(params);
+	return sq8;
+}
+
+/*
+ * Write the SQ8 ranges to a new overflow chain (lo[] then step[]); returns
+ * its first block.
+ */
+BlockNumber
+HnswWriteQuantParams(Relation index, ForkNumber forknum, const QuantSq8 *sq8,
+					 bool use_wal)
+{
+	Size		len = 2 * sizeof(float) * (Size) sq8->dim;
+	float	   *params = palloc(len);
+	BlockNumber first;
+
+	memcpy(params, sq8->lo, sizeof(float) * sq8->dim);
+	memcpy(params + sq8->dim, sq8->step, sizeof(float) * sq8->dim);
+	HnswWriteOverflow(index, forknum, (const char *) params, len, &first, use_wal);
+	pfree(params);
+	return first;
+}
+
 static HnswRelCache *
 rel_cache(Relation index)
 {
@@ -124,6 +167,14 @@ rel_cache(Relation index)
 		rc->info.ef_construction = meta.ef_construction;
 		rc->info.metric = (HnswMetric) meta.metric;
 		rc->info.format = (HnswFormat) meta.format;
+		if (rc->info.format == HNSW_FORMAT_SQ8)
+			rc->info.sq8 = read_quant_params(index, &meta);
+		else if (rc->info.format != HNSW_FORMAT_FLOAT4)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has an unknown vector format %d",
+							RelationGetRelationName(index), meta.format),
+					 errhint("Please REINDEX it.")));
 		index->rd_amcache = rc;
 	}
 	return (HnswRelCache *) index->rd_amcache;
@@ -170,6 +221,15 @@ HnswReadBufferHinted(Relation index, BlockNumber blkno)
 Size
 HnswElementDataSize(const HnswIndexInfo *info)
 {
+	if (info->format == HNSW_FORMAT_SQ8)
+		return QUANT_SQ8_CODE_SIZE(info->dimensions);
+	return sizeof(float) * (Size) info->dimensions;
+}
+
+/* Bytes of one float4 vector of the index's dimensions. */
+Size
+HnswVectorSize(const HnswIndexInfo *info)
+{
 	return sizeof(float) * (Size) info->dimensions;
 }
 
@@ -191,8 +251,8 @@ HnswElementDataInline(const HnswIndexInfo *info, int level)
  * block.  Pages are new, so with use_wal each is logged as a full image.
  */
 void
-HnswWriteOverflow(Relation index, const char *data, Size len,
-				  BlockNumber *first, bool use_wal)
+HnswWriteOverflow(Relation index, ForkNumber forknum, const char *data,
+				  Size len, BlockNumber *first, bool use_wal)
 {
 	Buffer		prev = InvalidBuffer;
 	GenericXLogState *prev_state = NULL;
@@ -202,7 +262,7 @@ HnswWriteOverflow(Relation index, const char *data, Size len,
 	*first = InvalidBlockNumber;
 	while (done < len)
 	{
-		Buffer		buf = HnswNewBuffer(index, MAIN_FORKNUM);
+		Buffer		buf = HnswNewBuffer(index, forknum);
 		GenericXLogState *state = NULL;
 		Page		page;
 		Size		chunk = Min(len - done, HNSW_OVERFLOW_PAGE_CAPACITY);

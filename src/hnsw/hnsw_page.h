@@ -60,6 +60,9 @@ typedef struct HnswMetaPageData
 	ItemPointerData entry;		/* element tuple of the entry point */
 	BlockNumber insert_page;	/* last data page, where inserts go */
 	uint64		nelements;		/* element tuples ever written */
+	/* fields below are zero in indexes made before they existed */
+	BlockNumber quant_params;	/* format sq8: overflow chain of lo[], step[] */
+	uint32		quant_sample;	/* rows the ranges were learned from */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -73,10 +76,11 @@ typedef HnswMetaPageData *HnswMetaPage;
 /* element flags */
 #define HNSW_ELEMENT_DELETED	(1 << 0)	/* heap row gone; kept as a bridge */
 #define HNSW_ELEMENT_OVERFLOW	(1 << 1)	/* data[] holds HnswOverflowRef */
+#define HNSW_ELEMENT_CLAMPED	(1 << 2)	/* a value was outside the code range */
 
 /*
  * An element: one indexed heap row.  data[] holds the vector in the index's
- * format (float4 today; quantized codes later), or, when that does not fit
+ * format (float4, or a QuantSq8Code), or, when that does not fit
  * on a page, an HnswOverflowRef to a chain of overflow pages.  filterkey is
  * a small key the scan can test without visiting the heap (reserved for
  * tenant filtering; 0 = none).

@@ -179,7 +179,11 @@ HnswLoadElement(Relation index, const HnswIndexInfo *info, ItemPointer tid,
 	HnswElementTuple etup;
 	BlockNumber overflow = InvalidBlockNumber;
 	Size		len = HnswElementDataSize(info);
+	char	   *data = NULL;
 
+	/* float4 data goes straight to vector; codes are decoded into it */
+	if (vector)
+		data = info->format == HNSW_FORMAT_FLOAT4 ? (char *) vector : palloc(len);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	etup = page_tuple(index, BufferGetPage(buf), tid, HNSW_ELEMENT_TUPLE);
 	if (flags)
@@ -193,11 +197,16 @@ HnswLoadElement(Relation index, const HnswIndexInfo *info, ItemPointer tid,
 		if (etup->flags & HNSW_ELEMENT_OVERFLOW)
 			overflow = ((HnswOverflowRef *) etup->data)->first;
 		else
-			memcpy(vector, etup->data, len);
+			memcpy(data, etup->data, len);
 	}
 	UnlockReleaseBuffer(buf);
 	if (vector && overflow != InvalidBlockNumber)
-		HnswReadOverflow(index, overflow, (char *) vector, len);
+		HnswReadOverflow(index, overflow, data, len);
+	if (vector && data != (char *) vector)
+	{
+		HnswDecodeData(info, data, vector);
+		pfree(data);
+	}
 	return true;
 }
 
@@ -239,6 +248,9 @@ HnswSearchInit(HnswSearch *s, Relation index, const HnswIndexInfo *info,
 	s->index = index;
 	s->info = info;
 	s->query = query;
+	HnswQueryInit(&s->q, info);
+	if (query)
+		HnswQuerySet(&s->q, query);
 	s->keep_vectors = keep_vectors;
 	s->cxt = cxt;
 	s->maxpool = 256;
@@ -289,6 +301,20 @@ grow_heaps(HnswSearch *s)
 	}
 }
 
+/* Distance (and bound, vector copy if asked) of c from its element data. */
+static inline void
+element_distance(HnswSearch *s, HnswCandidate *c, const char *data)
+{
+	c->dist = HnswQueryDistance(&s->q, data);
+	if (s->want_bounds)
+		c->bound = HnswQueryBound(&s->q, data, c->dist);
+	if (s->keep_vectors)
+	{
+		c->vector = palloc(HnswVectorSize(s->info));
+		HnswDecodeData(s->info, data, c->vector);
+	}
+}
+
 /*
  * Visit the element at tid, already marked visited, on the page of buf
  * (pinned; locked and unlocked here).  Returns its pool index.
@@ -299,7 +325,7 @@ visit_pinned(HnswSearch *s, ItemPointer tid, Buffer buf)
 	const HnswIndexInfo *info = s->info;
 	HnswElementTuple etup;
 	HnswCandidate *c;
-	const float *vec;
+	const char *data;
 	BlockNumber overflow = InvalidBlockNumber;
 	MemoryContext old;
 
@@ -356,17 +382,12 @@ visit_pinned(HnswSearch *s, ItemPointer tid, Buffer buf)
 	if (etup->flags & HNSW_ELEMENT_OVERFLOW)
 	{
 		overflow = ((HnswOverflowRef *) etup->data)->first;
-		vec = NULL;
+		data = NULL;
 	}
 	else
 	{
-		vec = (const float *) etup->data;
-		c->dist = HnswDistance(info->metric, s->query, vec, info->dimensions);
-		if (s->keep_vectors)
-		{
-			c->vector = palloc(HnswElementDataSize(info));
-			memcpy(c->vector, vec, HnswElementDataSize(info));
-		}
+		data = etup->data;
+		element_distance(s, c, data);
 	}
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 
@@ -374,12 +395,7 @@ visit_pinned(HnswSearch *s, ItemPointer tid, Buffer buf)
 	{
 		HnswReadOverflow(s->index, overflow, (char *) s->scratch,
 						 HnswElementDataSize(info));
-		c->dist = HnswDistance(info->metric, s->query, s->scratch, info->dimensions);
-		if (s->keep_vectors)
-		{
-			c->vector = palloc(HnswElementDataSize(info));
-			memcpy(c->vector, s->scratch, HnswElementDataSize(info));
-		}
+		element_distance(s, c, (const char *) s->scratch);
 	}
 	MemoryContextSwitchTo(old);
 	s->ndistances++;

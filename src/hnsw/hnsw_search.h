@@ -34,6 +34,7 @@ typedef struct HnswCandidate
 	int8		nbr_layer;		/* layer of the copied neighbours, or -1 */
 	int16		nbr_count;
 	int32		nbr_off;		/* its neighbours, in HnswSearch.nbrstore */
+	double		bound;			/* if want_bounds: HnswQueryBound */
 	float	   *vector;			/* a copy, if the search keeps vectors */
 } HnswCandidate;
 
@@ -49,7 +50,9 @@ typedef struct HnswSearch
 	Relation	index;
 	const HnswIndexInfo *info;
 	const float *query;			/* prepared (normalized for cosine) */
-	bool		keep_vectors;
+	HnswQuery	q;				/* the same, for distances to element data */
+	bool		keep_vectors;	/* keep a float4 copy of each vector */
+	bool		want_bounds;	/* compute HnswCandidate.bound */
 	MemoryContext cxt;			/* everything below lives here */
 
 	HnswCandidate *pool;

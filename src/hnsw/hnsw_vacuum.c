@@ -242,7 +242,7 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 		int			j;
 
 		x->tid = ctids[i];
-		x->vector = palloc(HnswElementDataSize(info));
+		x->vector = palloc(HnswVectorSize(info));
 		HnswLoadElement(vs->index, info, &ctids[i], x->vector, NULL, NULL, NULL);
 		x->dist = HnswDistance(info->metric, evec, x->vector, info->dimensions);
 		/* insertion into sorted[] */
@@ -275,7 +275,7 @@ repair_graph(VacuumState *vs)
 	BlockNumber nblocks = RelationGetNumberOfBlocks(vs->index);
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw vacuum repair",
 											  ALLOCSET_DEFAULT_SIZES);
-	float	   *evec = palloc(HnswElementDataSize(info));
+	float	   *evec = palloc(HnswVectorSize(info));
 
 	for (BlockNumber blkno = HNSW_METAPAGE_BLKNO + 1; blkno < nblocks; blkno++)
 	{

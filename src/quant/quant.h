@@ -1,0 +1,98 @@
+/*-------------------------------------------------------------------------
+ *
+ * quant.h
+ *	  Quantized vector codes: what an HNSW index stores instead of float4
+ *	  vectors when it is built WITH (quantization = ...).
+ *
+ * SQ8 (scalar quantization to 8 bits): every dimension i has a range
+ * [lo[i], lo[i] + 255 * step[i]] learned from a sample at build time; a
+ * value x becomes the code c = round((x - lo[i]) / step[i]) clamped to
+ * 0..255, and decodes to lo[i] + c * step[i].  Each code carries the exact
+ * size of its own error, ||x - decoded||_2 and ||x - decoded||_1, so that a
+ * distance computed on codes gives a guaranteed lower bound of the exact
+ * distance (triangle inequality, Cauchy-Schwarz): the scan returns those
+ * bounds and the executor re-ranks rows by exact distance (see
+ * hnsw_scan.c).  Values outside the range are clamped (their error is
+ * still exact, so bounds stay valid) and the code says so.
+ *
+ * Distances on codes are asymmetric: the query stays float4 and is
+ * expressed in code units once (QuantSq8PrepareQuery), so that every
+ * distance is one pass of an SQ8 kernel of src/common/distance.h over the
+ * codes.
+ *
+ * src/quant/quant.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef VECQ_QUANT_H
+#define VECQ_QUANT_H
+
+/* the per-dimension parameters of an SQ8 code */
+typedef struct QuantSq8
+{
+	int			dim;
+	float	   *lo;				/* value of code 0 */
+	float	   *step;			/* value of one code step; 0: constant */
+	float	   *inv_step;		/* 1 / step, or 0 */
+	float	   *step_sq;		/* step * step */
+} QuantSq8;
+
+/* one encoded vector, as element tuples store it */
+typedef struct QuantSq8Code
+{
+	float		err_l2;			/* ||x - decoded||_2, rounded up */
+	float		err_l1;			/* ||x - decoded||_1, rounded up */
+	uint8		codes[FLEXIBLE_ARRAY_MEMBER];
+} QuantSq8Code;
+
+#define QUANT_SQ8_CODE_SIZE(dim)	(offsetof(QuantSq8Code, codes) + (Size) (dim))
+
+/* the distance a prepared query computes */
+typedef enum QuantDistance
+{
+	QUANT_DIST_L2SQ,			/* squared L2 */
+	QUANT_DIST_DOT,				/* inner product */
+	QUANT_DIST_L1				/* L1 */
+} QuantDistance;
+
+/* a float4 query prepared for distances to SQ8 codes */
+typedef struct QuantSq8Query
+{
+	QuantDistance kind;
+	int			dim;
+	float	   *q;				/* query in code units (dot: q * step) */
+	const float *w;				/* step_sq (L2), step (L1); NULL (dot) */
+	double		base;			/* constant part of the distance */
+	double		dot_abs;		/* dot: bound on sum |q * step * code| */
+	double		norm;			/* ||query||_2 */
+	double		qerr;			/* L2: sqrt(sum w * r^2), L1: sum w * r, r the
+								 * rounding of q[i] */
+} QuantSq8Query;
+
+/* Learn ranges from n sample vectors (n * dim floats); n may be 0. */
+extern void QuantSq8Train(QuantSq8 *sq, int dim, const float *sample, int n);
+
+/* Set up sq from stored lo[] and step[] (copied). */
+extern void QuantSq8FromParams(QuantSq8 *sq, int dim, const float *lo,
+							   const float *step);
+
+/* Encode x; returns true if any value was outside the range (clamped). */
+extern bool QuantSq8Encode(const QuantSq8 *sq, const float *x, QuantSq8Code *out);
+
+/* Decode a code to float4 values (the centre of each code's cell). */
+extern void QuantSq8Decode(const QuantSq8 *sq, const QuantSq8Code *code, float *out);
+
+/* Prepare x as a query of the given kind; q->q must hold dim floats. */
+extern void QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind,
+								 const float *x, QuantSq8Query *q);
+
+/* The distance of kind q->kind between the query and a decoded code. */
+extern double QuantSq8Distance(const QuantSq8Query *q, const QuantSq8Code *code);
+
+/*
+ * Bound on the float4 rounding of QuantSq8Distance for a result d: the
+ * exact value lies within d +- QuantSq8Rounding(q, d).
+ */
+extern double QuantSq8Rounding(const QuantSq8Query *q, double d);
+
+#endif							/* VECQ_QUANT_H */

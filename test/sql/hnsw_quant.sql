@@ -1,0 +1,178 @@
+-- HNSW with quantization = 'sq8': options, exact re-ranking, clamping,
+-- every opclass against exact answers, sizes, builds and maintenance.
+
+SELECT setseed(0.17);
+CREATE TABLE items (id int PRIMARY KEY, v vector(24));
+INSERT INTO items
+  SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 5) * 0.3 + 0 * j)::float4) FROM generate_series(1, 24) j)::vector
+  FROM generate_series(1, 3000) i;
+CREATE TABLE queries (id int PRIMARY KEY, v vector(24));
+INSERT INTO queries
+  SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 5) * 0.3 + 0 * j)::float4) FROM generate_series(1, 24) j)::vector
+  FROM generate_series(1, 20) i;
+ANALYZE items;
+
+-- options
+CREATE INDEX bad ON items USING hnsw (v vector_l2_ops) WITH (quantization = 'int4');
+CREATE INDEX bad ON items USING hnsw (v vector_l2_ops) WITH (quantization = '');
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8', m = 8);
+SELECT reloptions FROM pg_class WHERE relname = 'items_sq8';
+SELECT * FROM vecq_index_check('items_sq8', true);
+
+-- the planner uses it like any hnsw index
+EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8]' LIMIT 10;
+
+-- every query: how many of the index's top 10 are in the exact top 10
+-- (ties count), and whether they come in exact distance order (the
+-- executor re-ranks rows by the distance computed from the heap)
+CREATE FUNCTION check_exact(op text, k int DEFAULT 10) RETURNS TABLE (recall numeric, ordered bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+  q record;
+  hits int := 0;
+  ord bool := true;
+  ids int[];
+  ds float8[];
+  kth float8;
+BEGIN
+  FOR q IN SELECT * FROM queries ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    EXECUTE format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM
+                    (SELECT id, v %s $1 AS d, row_number() OVER () AS n FROM
+                      (SELECT id, v FROM items ORDER BY v %s $1 LIMIT %s) s) t', op, op, k)
+      INTO ids, ds USING q.v;
+    SET LOCAL enable_seqscan = on;
+    SET LOCAL enable_indexscan = off;
+    EXECUTE format('SELECT max(d) FROM (SELECT (v %s $1) AS d FROM items ORDER BY 1 LIMIT %s) e', op, k)
+      INTO kth USING q.v;
+    EXECUTE format('SELECT count(*) FROM items WHERE id = ANY($2) AND v %s $1 <= $3', op)
+      INTO STRICT hits USING q.v, ids, kth;
+    SET LOCAL enable_indexscan = on;
+    FOR i IN 2 .. coalesce(array_length(ds, 1), 0) LOOP
+      ord := ord AND ds[i] >= ds[i - 1];
+    END LOOP;
+    recall := coalesce(recall, 0) + hits;
+  END LOOP;
+  recall := round(recall / (20.0 * k), 2);
+  ordered := ord;
+  RETURN NEXT;
+END $$;
+SET hnsw.ef_search = 60;
+SELECT * FROM check_exact('<->');
+DROP INDEX items_sq8;
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_ip_ops) WITH (quantization = 'sq8');
+SELECT * FROM check_exact('<#>');
+DROP INDEX items_sq8;
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_cosine_ops) WITH (quantization = 'sq8');
+SELECT * FROM check_exact('<=>');
+DROP INDEX items_sq8;
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_l1_ops) WITH (quantization = 'sq8');
+SELECT * FROM check_exact('<+>');
+DROP INDEX items_sq8;
+
+-- rows whose codes are all equal still come back in exact order: one row
+-- far away stretches the range so that the others share code 0 in every
+-- dimension; without re-ranking the order among them would be arbitrary
+CREATE TABLE close (id int, v vector(3));
+INSERT INTO close SELECT i, ARRAY[i * 0.001, 0, 0]::float4[]::vector FROM generate_series(1, 200) i;
+INSERT INTO close VALUES (0, '[1000,1000,1000]');
+CREATE INDEX close_sq8 ON close USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+SET enable_seqscan = off;
+SELECT id, round((v <-> '[0.0502,0,0]')::numeric, 4) AS d FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
+SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
+-- the same under EXPLAIN ANALYZE: the executor rechecks the order
+EXPLAIN (COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) SELECT id FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
+RESET enable_seqscan;
+
+DROP TABLE close;
+
+-- filtered scans: iterative scans return k rows in order
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+SET enable_seqscan = off;
+SET hnsw.ef_search = 10;
+SELECT count(*), bool_and(d >= prev) AS ordered FROM (
+  SELECT d, lag(d, 1, 0::float8) OVER (ORDER BY n) AS prev FROM (
+    SELECT row_number() OVER () AS n, v <-> (SELECT v FROM queries WHERE id = 3) AS d
+    FROM (SELECT v FROM items WHERE id % 7 = 0 ORDER BY v <-> (SELECT v FROM queries WHERE id = 3) LIMIT 50) s) t) u;
+SET hnsw.iterative_scan = off;
+SELECT count(*) <= 10 AS at_most_ef FROM (SELECT id FROM items WHERE id % 7 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]' LIMIT 50) s;
+RESET hnsw.iterative_scan;
+SET hnsw.ef_search = 60;
+RESET enable_seqscan;
+
+-- inserts, deletes and vacuum keep it exact
+DELETE FROM items WHERE id % 3 = 0;
+VACUUM items;
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->');
+INSERT INTO items
+  SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 5) * 0.3 + 0 * j)::float4) FROM generate_series(1, 24) j)::vector
+  FROM generate_series(3001, 4000) i;
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->');
+SELECT * FROM vecq_index_check('items_sq8', true);
+-- values outside the learned ranges are clamped: such rows are still found
+-- and ranked exactly, and vecq_index_check says how many there are
+INSERT INTO items VALUES
+  (5001, array_fill(9::float4, ARRAY[24])::vector),
+  (5002, array_fill(-9::float4, ARRAY[24])::vector),
+  (5003, array_fill(9.5::float4, ARRAY[24])::vector);
+SELECT * FROM vecq_index_check('items_sq8');
+SET enable_seqscan = off;
+SELECT id, round((v <-> array_fill(9.2::float4, ARRAY[24])::vector)::numeric, 3) AS d
+  FROM items ORDER BY v <-> array_fill(9.2::float4, ARRAY[24])::vector LIMIT 3;
+SELECT id FROM items ORDER BY v <-> array_fill(-8::float4, ARRAY[24])::vector LIMIT 1;
+RESET enable_seqscan;
+REINDEX INDEX items_sq8;
+SELECT * FROM vecq_index_check('items_sq8');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->');
+DROP INDEX items_sq8;
+
+-- a parallel build shares the ranges with its workers
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_maintenance_workers = 2;
+CREATE INDEX items_sq8 ON items USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->');
+SELECT * FROM vecq_index_check('items_sq8', true);
+DROP INDEX items_sq8;
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+
+-- an index built on an empty table uses the range [-1, 1]; rows outside
+-- it are clamped until REINDEX learns their ranges
+CREATE TABLE late (id int, v vector(4));
+CREATE INDEX late_sq8 ON late USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+INSERT INTO late SELECT i, ARRAY[cos(i), sin(i), i % 3, 0.5]::float4[]::vector FROM generate_series(1, 300) i;
+SELECT * FROM vecq_index_check('late_sq8');
+SET enable_seqscan = off;
+SELECT id, round((v <-> '[1,0,2,0.5]')::numeric, 4) AS d FROM late ORDER BY v <-> '[1,0,2,0.5]' LIMIT 4;
+RESET enable_seqscan;
+SELECT id, round((v <-> '[1,0,2,0.5]')::numeric, 4) AS d FROM late ORDER BY v <-> '[1,0,2,0.5]' LIMIT 4;
+-- unlogged: the init fork holds the metapage and the default ranges
+CREATE UNLOGGED TABLE ul (id int, v vector(4));
+CREATE INDEX ul_sq8 ON ul USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+INSERT INTO ul SELECT i, ARRAY[i * 0.01, 0, 0, 0]::float4[]::vector FROM generate_series(1, 50) i;
+SET enable_seqscan = off;
+SELECT id FROM ul ORDER BY v <-> '[0.255,0,0,0]' LIMIT 3;
+RESET enable_seqscan;
+DROP TABLE late, ul;
+
+-- size: codes take a quarter of the vector's bytes
+CREATE TABLE wide (id int, v vector(512));
+INSERT INTO wide SELECT i, (SELECT array_agg(random()::float4) FROM generate_series(1, 512) WHERE i > 0)::vector
+  FROM generate_series(1, 1000) i;
+CREATE INDEX wide_none ON wide USING hnsw (v vector_l2_ops);
+CREATE INDEX wide_sq8 ON wide USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+SELECT round(pg_relation_size('wide_sq8')::numeric / pg_relation_size('wide_none'), 1) AS size_ratio;
+DROP TABLE wide;
+-- 16000 dimensions: codes on overflow pages
+CREATE TABLE widest (id int, v vector(16000));
+INSERT INTO widest SELECT i, array_fill(i::float4, ARRAY[16000])::vector FROM generate_series(1, 5) i;
+CREATE INDEX widest_sq8 ON widest USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+INSERT INTO widest VALUES (6, array_fill(6::float4, ARRAY[16000])::vector);
+SELECT * FROM vecq_index_check('widest_sq8', true);
+SET enable_seqscan = off;
+SELECT id FROM widest ORDER BY v <-> array_fill(4.4::float4, ARRAY[16000])::vector LIMIT 3;
+RESET enable_seqscan;
+DROP TABLE widest;
+
+DROP TABLE items, queries;
+DROP FUNCTION check_exact(text, int);
