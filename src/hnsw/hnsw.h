@@ -107,7 +107,6 @@ typedef struct HnswQuery
 	const HnswIndexInfo *info;
 	const float *vec;			/* prepared (normalized for cosine) */
 	QuantSq8Query sq8;
-	float	   *decoded;		/* HnswQuerySetData's copy of codes */
 } HnswQuery;
 
 /* hnsw_am.c */

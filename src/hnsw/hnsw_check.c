@@ -6,8 +6,10 @@
  *	  B-trees.
  *
  * Pass 1 reads every page in order: page headers, element tuples (level,
- * data length, finite vector, unit norm for cosine, heap TID present
- * exactly when live) and neighbour tuples, and remembers each element.
+ * data length, finite vector, unit norm for cosine, or for SQ8 codes sane
+ * error norms, heap TID present exactly when live) and neighbour tuples,
+ * and remembers each element; for SQ8 the ranges are checked first, and
+ * the number of elements with clamped values is reported as one row.
  * Pass 2 reads the pages again and checks every neighbour list against
  * what pass 1 found (points to an element whose level reaches the list's,
  * no self link, no duplicate, no gap), keeping level-by-level adjacency.

@@ -118,10 +118,7 @@ HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
 	memset(q, 0, sizeof(*q));
 	q->info = info;
 	if (info->format == HNSW_FORMAT_SQ8)
-	{
 		q->sq8.q = palloc(sizeof(float) * info->dimensions);
-		q->decoded = palloc(sizeof(float) * info->dimensions);
-	}
 }
 
 /* Make a prepared vector the query; vec must outlive the use of q. */
@@ -139,8 +136,10 @@ HnswQuerySetData(HnswQuery *q, const char *data)
 {
 	if (q->info->format == HNSW_FORMAT_SQ8)
 	{
-		HnswDecodeData(q->info, data, q->decoded);
-		HnswQuerySet(q, q->decoded);
+		/* distances to codes need no float4 vector */
+		q->vec = NULL;
+		QuantSq8PrepareCode(q->info->sq8, sq8_kind(q->info->metric),
+							(const QuantSq8Code *) data, &q->sq8);
 	}
 	else
 		HnswQuerySet(q, (const float *) data);

@@ -86,6 +86,14 @@ extern void QuantSq8Decode(const QuantSq8 *sq, const QuantSq8Code *code, float *
 extern void QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind,
 								 const float *x, QuantSq8Query *q);
 
+/*
+ * Prepare a code as a query, for distances between two codes: no division
+ * and, for L2 and L1, no rounding (the codes are the query in code units).
+ * Needs the scratch of dim floats in q->q.
+ */
+extern void QuantSq8PrepareCode(const QuantSq8 *sq, QuantDistance kind,
+								const QuantSq8Code *code, QuantSq8Query *q);
+
 /* The distance of kind q->kind between the query and a decoded code. */
 extern double QuantSq8Distance(const QuantSq8Query *q, const QuantSq8Code *code);
 

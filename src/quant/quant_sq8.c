@@ -200,6 +200,37 @@ QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind, const float *x,
 		q->qerr = sqrt(q->qerr);
 }
 
+void
+QuantSq8PrepareCode(const QuantSq8 *sq, QuantDistance kind,
+					const QuantSq8Code *code, QuantSq8Query *q)
+{
+	double		norm = 0;
+
+	q->kind = kind;
+	q->dim = sq->dim;
+	q->base = 0;
+	q->dot_abs = 0;
+	q->qerr = 0;
+	q->w = kind == QUANT_DIST_L2SQ ? sq->step_sq :
+		kind == QUANT_DIST_L1 ? sq->step : NULL;
+	for (int i = 0; i < sq->dim; i++)
+	{
+		double		x = (double) sq->lo[i] + code->codes[i] * (double) sq->step[i];
+
+		norm += x * x;
+		if (kind == QUANT_DIST_DOT)
+		{
+			/* x . decoded = sum x lo + sum (x step) code */
+			q->q[i] = (float) (x * sq->step[i]);
+			q->base += x * sq->lo[i];
+			q->dot_abs += fabs(x * sq->step[i]) * SQ8_MAX_CODE;
+		}
+		else
+			q->q[i] = (float) code->codes[i];	/* constant dimensions: equal */
+	}
+	q->norm = sqrt(norm);
+}
+
 double
 QuantSq8Distance(const QuantSq8Query *q, const QuantSq8Code *code)
 {
