@@ -42,6 +42,7 @@
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "commands/progress.h"
+#include "executor/executor.h"
 #include "miscadmin.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/paths.h"
@@ -80,12 +81,14 @@ typedef uint32 ElemRef;
 #define NO_ELEM			((ElemRef) 0xFFFFFFFF)
 
 /*
- * One element in the arena; followed by ids[], dists[] and its data: the
- * vector or its code, as element tuples hold it.
+ * One element in the arena; followed by ids[] and its data: the vector or
+ * its code, as element tuples hold it.  Distances to the neighbours are not
+ * kept (a quarter of the memory at 128 dimensions): pruning a full list
+ * computes them again.
  */
 typedef struct BuildElem
 {
-	LWLock		lock;			/* guards counts, ids and dists */
+	LWLock		lock;			/* guards counts and ids */
 	ItemPointerData heaptid;
 	uint8		level;
 	bool		overflow;		/* vector goes to overflow pages */
@@ -104,7 +107,10 @@ typedef struct HnswShared
 	Oid			heaprelid;
 	Oid			indexrelid;
 	bool		isconcurrent;
-	HnswIndexInfo info;
+	HnswIndexInfo info;			/* the index's (sq8 pointer unset) */
+	HnswFormat	arena_format;	/* what the arena holds: info.format, or
+								 * sq8 codes for a float4 index whose graph
+								 * would not fit in memory otherwise */
 	Size		arena_size;
 	Size		elem_header;	/* MAXALIGN(sizeof(BuildElem)) */
 	Size		datasize;		/* bytes of an element's data */
@@ -138,12 +144,17 @@ typedef struct HnswBuildState
 	Relation	index;
 	HnswShared *shared;
 	char	   *arena;
-	const HnswIndexInfo *info;	/* &localinfo */
-	HnswIndexInfo localinfo;	/* shared->info with this process's sq8 */
+	const HnswIndexInfo *info;	/* &localinfo: the arena's view */
+	HnswIndexInfo localinfo;	/* shared->info, format of the arena */
+	const HnswIndexInfo *iinfo; /* &indexinfo: what pages hold */
+	HnswIndexInfo indexinfo;
+	IndexInfo  *indexInfo;		/* leader: to read rows again */
 	QuantSq8	sq8;
 	float	   *vecbuf;			/* the row being inserted, prepared */
 	HnswQuery	query;			/* for the row being inserted */
 	HnswQuery	nquery;			/* for neighbour selection */
+	HnswQuery	pquery;			/* for an element whose list is pruned */
+	ElemRef		self;			/* the element being inserted */
 	bool		leader;
 	MemoryContext buildcxt;		/* lives as long as the build */
 	MemoryContext tmpcxt;		/* reset per heap tuple */
@@ -185,23 +196,17 @@ elem_ids(HnswBuildState *bs, BuildElem *e)
 	return (ElemRef *) ((char *) e + bs->shared->elem_header);
 }
 
-static inline float *
-elem_dists(HnswBuildState *bs, BuildElem *e)
-{
-	return (float *) (elem_ids(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
-}
-
 static inline char *
 elem_data(HnswBuildState *bs, BuildElem *e)
 {
-	return (char *) (elem_dists(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
+	return (char *) MAXALIGN(elem_ids(bs, e) + HNSW_NEIGHBOR_SLOTS(e->level, bs->info->m));
 }
 
 static Size
 elem_size(const HnswShared *shared, int level)
 {
 	return MAXALIGN(shared->elem_header +
-					(sizeof(ElemRef) + sizeof(float)) * HNSW_NEIGHBOR_SLOTS(level, shared->info.m) +
+					MAXALIGN(sizeof(ElemRef) * HNSW_NEIGHBOR_SLOTS(level, shared->info.m)) +
 					shared->datasize);
 }
 
@@ -382,7 +387,12 @@ search_layer(HnswBuildState *bs, const HnswQuery *q, int nent, int ef, int lc)
 			BuildElem  *e = elem(bs, nbrs[i]);
 			BuildCand	nc;
 
-			if (!visit(bs, e))
+			/*
+			 * The element being inserted can be reached through links other
+			 * processes made to it on the levels above: never its own
+			 * neighbour.
+			 */
+			if (nbrs[i] == bs->self || !visit(bs, e))
 				continue;
 			nc.dist = dist_to(q, bs, e);
 			nc.ref = nbrs[i];
@@ -456,17 +466,23 @@ add_link(HnswBuildState *bs, ElemRef eref, ElemRef newref, float dist, int lc)
 	int			first = HNSW_LEVEL_FIRST_SLOT(lc, bs->info->m);
 	int			cap = HNSW_LEVEL_SLOTS(lc, bs->info->m);
 	ElemRef    *ids;
-	float	   *dists;
 	int			n;
 
 	LWLockAcquire(&e->lock, LW_EXCLUSIVE);
 	ids = elem_ids(bs, e) + first;
-	dists = elem_dists(bs, e) + first;
 	n = e->counts[lc];
+	for (int i = 0; i < n; i++)
+	{
+		if (ids[i] == newref)
+		{
+			/* linked already (by newref's own list, set concurrently) */
+			LWLockRelease(&e->lock);
+			return;
+		}
+	}
 	if (n < cap)
 	{
 		ids[n] = newref;
-		dists[n] = dist;
 		e->counts[lc] = n + 1;
 	}
 	else
@@ -474,20 +490,19 @@ add_link(HnswBuildState *bs, ElemRef eref, ElemRef newref, float dist, int lc)
 		BuildCand  *c = palloc(sizeof(BuildCand) * (cap + 1));
 		int			kept;
 
+		/* distances are not kept in the arena (memory): computed again */
+		HnswQuerySetData(&bs->pquery, elem_data(bs, e));
 		for (int i = 0; i < cap; i++)
 		{
 			c[i].ref = ids[i];
-			c[i].dist = dists[i];
+			c[i].dist = dist_to(&bs->pquery, bs, elem(bs, ids[i]));
 		}
 		c[cap].ref = newref;
 		c[cap].dist = dist;
 		qsort(c, cap + 1, sizeof(BuildCand), cmp_cand);
 		kept = select_neighbors(bs, c, cap + 1, cap);
 		for (int i = 0; i < kept; i++)
-		{
 			ids[i] = c[i].ref;
-			dists[i] = c[i].dist;
-		}
 		e->counts[lc] = kept;
 		pfree(c);
 	}
@@ -510,6 +525,7 @@ graph_insert(HnswBuildState *bs, ElemRef ref)
 	bool		exclusive = false;
 	int			nent;
 
+	bs->self = ref;
 	LWLockAcquire(&shared->entrylock, LW_SHARED);
 	entry = shared->entry;
 	maxlevel = shared->maxlevel;
@@ -556,10 +572,7 @@ graph_insert(HnswBuildState *bs, ElemRef ref)
 		kept = select_neighbors(bs, sorted, ntop, bs->info->m);
 		LWLockAcquire(&self->lock, LW_EXCLUSIVE);
 		for (int i = 0; i < kept; i++)
-		{
 			elem_ids(bs, self)[first + i] = sorted[i].ref;
-			elem_dists(bs, self)[first + i] = sorted[i].dist;
-		}
 		self->counts[lc] = kept;
 		LWLockRelease(&self->lock);
 		for (int i = 0; i < kept; i++)
@@ -640,7 +653,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	else
 	{
 		e->heaptid = *tid;
-		e->overflow = !HnswElementDataInline(info, level);
+		e->overflow = !HnswElementDataInline(bs->iinfo, level);
 		if (HnswPrepareVector(info->metric, v->x, bs->vecbuf, info->dimensions))
 		{
 			e->clamped = HnswEncodeData(info, bs->vecbuf, elem_data(bs, e));
@@ -678,17 +691,22 @@ init_participant(HnswBuildState *bs, Relation heap, Relation index,
 	bs->shared = shared;
 	bs->arena = arena;
 	bs->localinfo = shared->info;
+	bs->localinfo.format = shared->arena_format;
 	bs->localinfo.sq8 = NULL;
-	if (shared->info.format == HNSW_FORMAT_SQ8)
+	if (shared->arena_format == HNSW_FORMAT_SQ8)
 	{
 		QuantSq8FromParams(&bs->sq8, shared->info.dimensions, quant,
 						   quant + shared->info.dimensions);
 		bs->localinfo.sq8 = &bs->sq8;
 	}
 	bs->info = &bs->localinfo;
+	bs->indexinfo = shared->info;
+	bs->indexinfo.sq8 = shared->info.format == HNSW_FORMAT_SQ8 ? &bs->sq8 : NULL;
+	bs->iinfo = &bs->indexinfo;
 	bs->vecbuf = palloc(HnswVectorSize(bs->info));
 	HnswQueryInit(&bs->query, bs->info);
 	HnswQueryInit(&bs->nquery, bs->info);
+	HnswQueryInit(&bs->pquery, bs->info);
 	bs->leader = leader;
 	bs->buildcxt = CurrentMemoryContext;
 	bs->tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build tuple",
@@ -710,6 +728,7 @@ participate(HnswBuildState *bs, IndexInfo *indexInfo, TableScanDesc scan)
 	HnswShared *shared = bs->shared;
 	double		reltuples;
 
+	bs->indexInfo = indexInfo;
 	reltuples = table_index_build_scan(bs->heap, bs->index, indexInfo, true,
 									   bs->leader, build_callback, bs, scan);
 	SpinLockAcquire(&shared->mutex);
@@ -738,7 +757,7 @@ insert_spilled(HnswBuildState *bs)
 
 		CHECK_FOR_INTERRUPTS();
 		/* the stored vector is already prepared; insert it as a row would be */
-		HnswInsertPrepared(bs->index, bs->info, DatumGetVector(vec)->x, tid);
+		HnswInsertPrepared(bs->index, bs->iinfo, DatumGetVector(vec)->x, tid);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	tuplestore_end(bs->spill);
@@ -825,7 +844,7 @@ connect_unreachable(HnswBuildState *bs)
 			{
 				BuildElem  *u = elem(bs, refs[i]);
 				ElemRef    *uids;
-				float	   *udists;
+				float		udists[2 * HNSW_MAX_M];
 				int			order[2 * HNSW_MAX_M];
 				int			nu;
 
@@ -833,8 +852,10 @@ connect_unreachable(HnswBuildState *bs)
 					continue;
 				unreached++;
 				uids = elem_ids(bs, u) + first;
-				udists = elem_dists(bs, u) + first;
 				nu = u->counts[lc];
+				HnswQuerySetData(&bs->pquery, elem_data(bs, u));
+				for (int j = 0; j < nu; j++)
+					udists[j] = dist_to(&bs->pquery, bs, elem(bs, uids[j]));
 				/* u's neighbours, nearest first */
 				for (int j = 0; j < nu; j++)
 				{
@@ -851,7 +872,7 @@ connect_unreachable(HnswBuildState *bs)
 				{
 					BuildElem  *r = elem(bs, uids[order[j]]);
 					ElemRef    *rids = elem_ids(bs, r) + first;
-					float	   *rdists = elem_dists(bs, r) + first;
+					float		rdists[2 * HNSW_MAX_M];
 					int			victim = -1;
 					bool		append = false;
 
@@ -863,13 +884,17 @@ connect_unreachable(HnswBuildState *bs)
 						append = true;
 					}
 					else
+					{
+						HnswQuerySetData(&bs->nquery, elem_data(bs, r));
 						for (int k = 0; k < r->counts[lc]; k++)
 						{
 							uint32		fo = elem(bs, rids[k])->ordinal;
 
+							rdists[k] = dist_to(&bs->nquery, bs, elem(bs, rids[k]));
 							if (indeg[fo] > 1 && (victim < 0 || rdists[k] > rdists[victim]))
 								victim = k;
 						}
+					}
 					if (victim < 0)
 						continue;
 					if (append)
@@ -877,7 +902,6 @@ connect_unreachable(HnswBuildState *bs)
 					else
 						indeg[elem(bs, rids[victim])->ordinal]--;
 					rids[victim] = refs[i];
-					rdists[victim] = udists[order[j]];
 					indeg[i]++;
 					fixed++;
 					break;
@@ -929,13 +953,13 @@ static Size
 element_tuple_size(HnswBuildState *bs, BuildElem *e)
 {
 	return e->overflow ? HNSW_ELEMENT_TUPLE_SIZE(sizeof(HnswOverflowRef))
-		: HNSW_ELEMENT_TUPLE_SIZE(HnswElementDataSize(bs->info));
+		: HNSW_ELEMENT_TUPLE_SIZE(HnswElementDataSize(bs->iinfo));
 }
 
 static BlockNumber
 overflow_pages(HnswBuildState *bs)
 {
-	Size		len = HnswElementDataSize(bs->info);
+	Size		len = HnswElementDataSize(bs->iinfo);
 
 	return (BlockNumber) ((len + HNSW_OVERFLOW_PAGE_CAPACITY - 1) / HNSW_OVERFLOW_PAGE_CAPACITY);
 }
@@ -980,11 +1004,76 @@ add_item(Relation index, Page page, void *item, Size size, OffsetNumber expect)
 			 RelationGetRelationName(index));
 }
 
+/*
+ * Reading an element's row again by heap TID, for an arena that held codes
+ * of a float4 index.  Any version the TID leads to will do: a HOT chain's
+ * versions all have the same indexed vector.
+ */
+typedef struct RowReader
+{
+	HnswBuildState *bs;
+	IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	EState	   *estate;
+	MemoryContext cxt;
+} RowReader;
+
+static void
+row_reader_begin(RowReader *r, HnswBuildState *bs)
+{
+	r->bs = bs;
+	r->fetch = table_index_fetch_begin(bs->heap);
+	r->slot = table_slot_create(bs->heap, NULL);
+	r->estate = CreateExecutorState();
+	GetPerTupleExprContext(r->estate)->ecxt_scantuple = r->slot;
+	r->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw build reread",
+								   ALLOCSET_DEFAULT_SIZES);
+}
+
+static void
+row_reader_read(RowReader *r, ItemPointer heaptid, float *out)
+{
+	const HnswIndexInfo *info = r->bs->iinfo;
+	ItemPointerData tid = *heaptid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		isnull[INDEX_MAX_KEYS];
+	MemoryContext old;
+	Vector	   *v;
+
+	if (!table_index_fetch_tuple(r->fetch, &tid, SnapshotAny, r->slot,
+								 &call_again, &all_dead))
+		elog(ERROR, "could not read heap row (%u,%u) again while building index \"%s\"",
+			 ItemPointerGetBlockNumber(heaptid), ItemPointerGetOffsetNumber(heaptid),
+			 RelationGetRelationName(r->bs->index));
+	old = MemoryContextSwitchTo(r->cxt);
+	FormIndexDatum(r->bs->indexInfo, r->slot, r->estate, values, isnull);
+	v = DatumGetVector(values[0]);
+	if (isnull[0] || v->dim != info->dimensions ||
+		!HnswPrepareVector(info->metric, v->x, out, info->dimensions))
+		elog(ERROR, "heap row (%u,%u) changed while building index \"%s\"",
+			 ItemPointerGetBlockNumber(heaptid), ItemPointerGetOffsetNumber(heaptid),
+			 RelationGetRelationName(r->bs->index));
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->cxt);
+	ResetPerTupleExprContext(r->estate);
+}
+
+static void
+row_reader_end(RowReader *r)
+{
+	ExecDropSingleTupleTableSlot(r->slot);
+	table_index_fetch_end(r->fetch);
+	FreeExecutorState(r->estate);
+	MemoryContextDelete(r->cxt);
+}
+
 /* Pass 2: write the data pages in block order; returns the last data page. */
 static BlockNumber
 write_elements(HnswBuildState *bs)
 {
-	const HnswIndexInfo *info = bs->info;
+	const HnswIndexInfo *info = bs->iinfo;
 	Buffer		buf = InvalidBuffer;
 	Page		page = NULL;
 	BlockNumber current = InvalidBlockNumber;
@@ -993,18 +1082,29 @@ write_elements(HnswBuildState *bs)
 	HnswNeighborTuple ntup = palloc0(HNSW_NEIGHBOR_TUPLE_SIZE(HNSW_MAX_LEVEL, info->m));
 	BuildElem  *e = NULL;
 	int64		done = 0;
+	RowReader	reader = {0};
+	bool		reread = bs->shared->arena_format != info->format;
+	char	   *vec = reread ? palloc(datalen) : NULL;
 
+	if (reread)
+		row_reader_begin(&reader, bs);
 	FOREACH_ELEM(bs, e)
 	{
 		Size		esize = element_tuple_size(bs, e);
 		Size		nsize = HNSW_NEIGHBOR_TUPLE_SIZE(e->level, info->m);
+		const char *data = elem_data(bs, e);
 
 		CHECK_FOR_INTERRUPTS();
+		if (reread)
+		{
+			row_reader_read(&reader, &e->heaptid, (float *) vec);
+			data = vec;
+		}
 		if (e->overflow)
 		{
 			BlockNumber first;
 
-			HnswWriteOverflow(bs->index, MAIN_FORKNUM, elem_data(bs, e), datalen,
+			HnswWriteOverflow(bs->index, MAIN_FORKNUM, data, datalen,
 							  &first, false);
 			if (first != e->overflow_first)
 				elog(ERROR, "overflow pages of index \"%s\" landed at block %u, not %u",
@@ -1042,7 +1142,7 @@ write_elements(HnswBuildState *bs)
 		else
 		{
 			etup->datalen = datalen;
-			memcpy(etup->data, elem_data(bs, e), datalen);
+			memcpy(etup->data, data, datalen);
 		}
 		add_item(bs->index, page, etup, esize, ItemPointerGetOffsetNumber(&e->tid));
 
@@ -1069,6 +1169,8 @@ write_elements(HnswBuildState *bs)
 		MarkBufferDirty(buf);
 		UnlockReleaseBuffer(buf);
 	}
+	if (reread)
+		row_reader_end(&reader);
 	pfree(etup);
 	pfree(ntup);
 	return current;
@@ -1159,16 +1261,22 @@ column_dimensions(Relation index)
 
 static void
 init_shared(HnswShared *shared, Relation heap, Relation index,
-			const HnswIndexInfo *info, Size arena_size, bool isconcurrent)
+			const HnswIndexInfo *info, HnswFormat arena_format, Size arena_size,
+			bool isconcurrent)
 {
+	HnswIndexInfo arenainfo = *info;
+
 	memset(shared, 0, sizeof(HnswShared));
 	shared->heaprelid = RelationGetRelid(heap);
 	shared->indexrelid = RelationGetRelid(index);
 	shared->isconcurrent = isconcurrent;
 	shared->info = *info;
+	shared->info.sq8 = NULL;
+	shared->arena_format = arena_format;
+	arenainfo.format = arena_format;
 	shared->arena_size = arena_size;
 	shared->elem_header = MAXALIGN(sizeof(BuildElem));
-	shared->datasize = HnswElementDataSize(info);
+	shared->datasize = HnswElementDataSize(&arenainfo);
 	shared->tranche = LWLockNewTrancheId();
 	LWLockRegisterTranche(shared->tranche, "hnsw_build");
 	LWLockInitialize(&shared->entrylock, shared->tranche);
@@ -1304,12 +1412,12 @@ sample_callback(Relation index, ItemPointer tid, Datum *values,
 
 /*
  * Learn the SQ8 ranges from a sample of the rows (one pass over the heap
- * before the build proper) and write them after the metapage; fills in
- * meta's quant_params and quant_sample.
+ * before the build proper); for an index of codes, write them after the
+ * metapage and fill in meta's quant_params and quant_sample.
  */
 static void
 train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
-		  HnswIndexInfo *info, QuantSq8 *sq8, HnswMetaPageData *meta)
+		  const HnswIndexInfo *info, QuantSq8 *sq8, HnswMetaPageData *meta)
 {
 	SampleState ss;
 
@@ -1325,11 +1433,28 @@ train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
 	(void) table_index_build_scan(heap, index, indexInfo, true, false,
 								  sample_callback, &ss, NULL);
 	QuantSq8Train(sq8, info->dimensions, ss.rows, ss.n);
-	info->sq8 = sq8;
 	pfree(ss.rows);
 	MemoryContextDelete(ss.tmpcxt);
-	meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, sq8, false);
-	meta->quant_sample = (uint32) ss.n;
+	if (info->format == HNSW_FORMAT_SQ8)
+	{
+		meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, sq8, false);
+		meta->quant_sample = (uint32) ss.n;
+	}
+}
+
+/*
+ * Bytes an arena record of this format takes, on average (levels above 0
+ * add m slots with probability 1 / (m - 1) in all).
+ */
+static double
+arena_bytes_per_row(const HnswIndexInfo *info, HnswFormat format)
+{
+	HnswIndexInfo f = *info;
+	double		slots = (2 + 1.0 / Max(info->m - 1, 1)) * info->m;
+
+	f.format = format;
+	return MAXALIGN(sizeof(BuildElem)) + MAXALIGN((Size) (sizeof(ElemRef) * slots)) +
+		MAXALIGN(HnswElementDataSize(&f));
 }
 
 /* ---------------- the build ---------------- */
@@ -1399,6 +1524,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	HnswMetaPageData quant;
 	QuantSq8	sq8;
 	float	   *quant_params = NULL;
+	HnswFormat	arena_format;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -1416,7 +1542,25 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	write_meta(index, MAIN_FORKNUM, &info, NULL, NULL, -1, InvalidBlockNumber, 0, true, false);
 	memset(&quant, 0, sizeof(quant));
 	quant.quant_params = InvalidBlockNumber;
-	if (info.format == HNSW_FORMAT_SQ8)
+
+	/*
+	 * The arena holds what the pages will, unless a float4 graph would not
+	 * fit in it and one of SQ8 codes would fit better: then the graph is
+	 * built on codes and the rows are read again when the pages are
+	 * written (an approximate graph of exact vectors, instead of the
+	 * slower one-at-a-time inserts of the rows that would not fit).
+	 */
+	arena_format = info.format;
+	if (info.format == HNSW_FORMAT_FLOAT4 && heap->rd_rel->reltuples > 0 &&
+		heap->rd_rel->reltuples * arena_bytes_per_row(&info, HNSW_FORMAT_FLOAT4) > arena_size &&
+		arena_bytes_per_row(&info, HNSW_FORMAT_SQ8) < arena_bytes_per_row(&info, HNSW_FORMAT_FLOAT4))
+	{
+		arena_format = HNSW_FORMAT_SQ8;
+		ereport(DEBUG1,
+				(errmsg_internal("hnsw build of \"%s\": the graph is built on SQ8 codes to fit in maintenance_work_mem",
+								 RelationGetRelationName(index))));
+	}
+	if (arena_format == HNSW_FORMAT_SQ8)
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_SAMPLE);
 		train_sq8(heap, index, indexInfo, &info, &sq8, &quant);
@@ -1469,7 +1613,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	{
 		shared = shm_toc_allocate(pcxt->toc, BUFFERALIGN(sizeof(HnswShared)) +
 								  table_parallelscan_estimate(heap, snapshot));
-		init_shared(shared, heap, index, &info, arena_size, indexInfo->ii_Concurrent);
+		init_shared(shared, heap, index, &info, arena_format, arena_size,
+					indexInfo->ii_Concurrent);
 		table_parallelscan_initialize(heap, ParallelTableScanFromHnswShared(shared), snapshot);
 		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_SHARED, shared);
 		arena = shm_toc_allocate(pcxt->toc, arena_size);
@@ -1503,7 +1648,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	else
 	{
 		shared = palloc(sizeof(HnswShared));
-		init_shared(shared, heap, index, &info, arena_size, indexInfo->ii_Concurrent);
+		init_shared(shared, heap, index, &info, arena_format, arena_size,
+					indexInfo->ii_Concurrent);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, arena_size);
 		init_participant(&bs, heap, index, shared, arena, quant_params, true);
 		participate(&bs, indexInfo, NULL);

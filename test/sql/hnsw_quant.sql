@@ -72,17 +72,21 @@ DROP INDEX items_sq8;
 
 -- rows whose codes are all equal still come back in exact order: one row
 -- far away stretches the range so that the others share code 0 in every
--- dimension; without re-ranking the order among them would be arbitrary
+-- dimension; without re-ranking the order among them would be arbitrary.
+-- (All codes being equal, the graph cannot tell the rows apart: ef_search
+-- covers them all, so every one is a candidate.)
 CREATE TABLE close (id int, v vector(3));
 INSERT INTO close SELECT i, ARRAY[i * 0.001, 0, 0]::float4[]::vector FROM generate_series(1, 200) i;
 INSERT INTO close VALUES (0, '[1000,1000,1000]');
 CREATE INDEX close_sq8 ON close USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
 SET enable_seqscan = off;
+SET hnsw.ef_search = 300;
 SELECT id, round((v <-> '[0.0502,0,0]')::numeric, 4) AS d FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
 SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
 -- the same under EXPLAIN ANALYZE: the executor rechecks the order
 EXPLAIN (COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) SELECT id FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
 RESET enable_seqscan;
+SET hnsw.ef_search = 60;
 
 DROP TABLE close;
 

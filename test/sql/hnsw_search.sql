@@ -79,6 +79,61 @@ RESET maintenance_work_mem;
 RESET max_parallel_maintenance_workers;
 RESET min_parallel_table_scan_size;
 
+-- when the table's size is known and a graph of float4 vectors would not
+-- fit in maintenance_work_mem, the build holds SQ8 codes instead and reads
+-- the rows again to write the pages: no NOTICE, exact vectors in the index
+CREATE TABLE mid (id int PRIMARY KEY, v vector(64));
+INSERT INTO mid SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 4) + 0 * j)::float4) FROM generate_series(1, 64) j)::vector
+  FROM generate_series(1, 3000) i;
+CREATE TABLE mid_queries AS SELECT id, v FROM mid WHERE id <= 20;
+UPDATE mid_queries SET v = v + array_fill(0.05::float4, ARRAY[64])::vector;
+CREATE FUNCTION mid_recall() RETURNS numeric LANGUAGE plpgsql AS $$
+DECLARE
+  q record;
+  hits int := 0;
+  got int;
+BEGIN
+  FOR q IN SELECT * FROM mid_queries ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    SELECT count(*) INTO got FROM (SELECT v FROM mid ORDER BY v <-> q.v LIMIT 10) s
+      WHERE s.v <-> q.v <= (SELECT max(d) FROM (SELECT (m.v <-> q.v) + 0 AS d FROM mid m ORDER BY 1 LIMIT 10) e);
+    hits := hits + got;
+  END LOOP;
+  RETURN round(hits / 200.0, 2);
+END $$;
+ANALYZE mid;
+SET max_parallel_maintenance_workers = 0;
+CREATE INDEX mid_big ON mid USING hnsw (v vector_l2_ops);
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX mid_v ON mid USING hnsw (v vector_l2_ops);
+RESET client_min_messages;
+SELECT mid_recall() >= 0.98 AS codes_in_memory_recall;
+SELECT * FROM vecq_index_check('mid_v', true);
+-- the pages hold float4 vectors, as those of a build with enough memory
+SELECT pg_relation_size('mid_v') = pg_relation_size('mid_big') AS same_size;
+DROP INDEX mid_v, mid_big;
+-- in parallel
+SET max_parallel_maintenance_workers = 2;
+SET min_parallel_table_scan_size = 0;
+CREATE INDEX mid_v ON mid USING hnsw (v vector_l2_ops);
+SELECT mid_recall() >= 0.98 AS parallel_codes_in_memory_recall;
+SELECT * FROM vecq_index_check('mid_v', true);
+DROP INDEX mid_v;
+-- twice the rows: codes do not fit either, the rest is inserted after
+INSERT INTO mid SELECT i, (SELECT array_agg((random() * 2 - 1 + (i % 4) + 0 * j)::float4) FROM generate_series(1, 64) j)::vector
+  FROM generate_series(3001, 6000) i;
+ANALYZE mid;
+SET max_parallel_maintenance_workers = 0;
+CREATE INDEX mid_v ON mid USING hnsw (v vector_l2_ops);
+SELECT mid_recall() >= 0.98 AS codes_and_inserts_recall;
+SELECT * FROM vecq_index_check('mid_v', true);
+DROP TABLE mid, mid_queries;
+DROP FUNCTION mid_recall();
+RESET maintenance_work_mem;
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+
 -- without iterative scans, ef_search bounds the rows a scan returns
 CREATE INDEX pts_l2 ON pts USING hnsw (v vector_l2_ops) WITH (m = 4, ef_construction = 8);
 SET hnsw.iterative_scan = off;
