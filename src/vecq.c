@@ -21,6 +21,7 @@
 
 #include "common/distance.h"
 #include "hnsw/hnsw.h"
+#include "quant/quant.h"
 
 PG_MODULE_MAGIC;
 
@@ -81,6 +82,7 @@ _PG_init(void)
 							 simd_assign_hook,
 							 NULL);
 
+	QuantInit();
 	MarkGUCPrefixReserved("vecq");
 
 	HnswInit();

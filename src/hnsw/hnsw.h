@@ -138,6 +138,7 @@ extern int	HnswRandomLevel(int m, pg_prng_state *state);
 extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
 extern double HnswDistance(HnswMetric metric, const float *a, const float *b, int dim);
 extern double HnswDistanceToSql(HnswMetric metric, double d);
+extern double HnswSqlDistance(HnswMetric metric, const float *x, const float *q, int dim);
 extern void HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info);
 extern void HnswQuerySet(HnswQuery *q, const float *vec);
 extern void HnswQuerySetData(HnswQuery *q, const char *data);

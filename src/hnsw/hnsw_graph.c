@@ -83,6 +83,27 @@ HnswDistance(HnswMetric metric, const float *a, const float *b, int dim)
 	return 0;					/* keep the compiler quiet */
 }
 
+/*
+ * The SQL operator's value between a row's vector x and the query q,
+ * computed exactly as the operator computes it (src/vector/vector_ops.c).
+ */
+double
+HnswSqlDistance(HnswMetric metric, const float *x, const float *q, int dim)
+{
+	switch (metric)
+	{
+		case HNSW_METRIC_L2:
+			return sqrt(VecqKernels.l2_squared(x, q, dim));
+		case HNSW_METRIC_IP:
+			return -VecqKernels.inner_product(x, q, dim);
+		case HNSW_METRIC_COSINE:
+			return VecqCosineDistanceFromParts(VecqKernels.cosine_parts(x, q, dim));
+		case HNSW_METRIC_L1:
+			return VecqKernels.l1(x, q, dim);
+	}
+	return 0;					/* keep the compiler quiet */
+}
+
 /* The SQL operator's value for a graph distance. */
 double
 HnswDistanceToSql(HnswMetric metric, double d)

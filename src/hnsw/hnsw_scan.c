@@ -16,16 +16,16 @@
  * order, which an outer ORDER BY can repair).
  *
  * An index of codes (quantization = sq8) knows distances only
- * approximately.  It returns each row with a lower bound of its exact
- * distance (HnswQueryBound) and sets xs_recheckorderby: the executor then
- * computes the exact distance from the heap row and re-ranks through its
- * reorder queue, returning a row only once no later row can be closer
- * (the same protocol as GiST's lossy distances).  So rows come out in
- * exact order with exact distances, and the executor re-ranks exactly as
- * many candidates as that needs.  For that the bounds must not decrease:
- * the scan sorts each batch of ef_search candidates by bound, and in
- * strict_order skips a candidate whose bound is below one already
- * returned (relaxed_order returns it, possibly out of order).
+ * approximately, so its scan re-ranks: it takes the search's candidates
+ * in batches of ef_search, each sorted by a lower bound of the exact
+ * distance (HnswQueryBound), reads each candidate's heap row (visible to
+ * the scan's snapshot; src/quant/quant_rescore.c), computes the exact
+ * distance as the SQL operator does and keeps it in a min-heap.  The
+ * nearest row of the heap is returned, with its exact distance, once no
+ * unread candidate of the batch can be nearer (its bound says so) or once
+ * the heap holds rescore_factor * ef_search rows (the re-ranking window).
+ * A candidate re-ranked after a farther row was returned is skipped in
+ * strict_order, returned in relaxed_order.
  *
  * src/hnsw/hnsw_scan.c
  *
@@ -38,7 +38,6 @@
 #include "access/relscan.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "utils/float.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -55,12 +54,26 @@ typedef struct HnswScanOpaqueData
 	bool		done;
 	double		last_dist;		/* of the last row returned */
 	float	   *query;
-	bool		bounded;		/* rows come with lower bounds (codes) */
-	bool		zero_cosine;	/* a zero query under cosine: bounds NaN */
+	bool		bounded;		/* codes: rows are re-ranked */
+	float	   *rawquery;		/* the query as given, for exact distances */
 	int		   *batch;			/* bounded: pool indices sorted by bound */
 	int			nbatch;
 	int			batchpos;
+	bool		exhausted;		/* the search has no more candidates */
+	QuantRescorer rescorer;
+	bool		rescoring;		/* rescorer initialized */
+	struct Scored *scored;		/* min-heap by exact distance */
+	int			nscored;
+	int			maxscored;
 } HnswScanOpaqueData;
+
+/* a re-ranked candidate */
+typedef struct Scored
+{
+	double		key;			/* exact distance, NaN as +Infinity */
+	double		exact;
+	ItemPointerData heaptid;
+} Scored;
 
 typedef HnswScanOpaqueData *HnswScanOpaque;
 
@@ -92,13 +105,18 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 
 	if (so->started)
 		HnswSearchEnd(&so->search);
+	if (so->rescoring)
+		QuantRescorerEnd(&so->rescorer);
+	so->rescoring = false;
 	MemoryContextReset(so->cxt);
 	so->started = false;
 	so->done = false;
 	so->last_dist = -INFINITY;
-	so->zero_cosine = false;
 	so->batch = NULL;
 	so->nbatch = so->batchpos = 0;
+	so->exhausted = false;
+	so->scored = NULL;
+	so->nscored = so->maxscored = 0;
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
@@ -123,6 +141,7 @@ start_search(IndexScanDesc scan)
 				 errmsg("an hnsw index can only be scanned in the order of a distance operator")));
 	key = &scan->orderByData[0];
 	so->query = palloc0(HnswVectorSize(info));
+	so->rawquery = NULL;
 	if (!(key->sk_flags & SK_ISNULL))
 	{
 		Vector	   *q = DatumGetVector(key->sk_argument);
@@ -133,10 +152,15 @@ start_search(IndexScanDesc scan)
 					 errmsg("expected %d dimensions, not %d", info->dimensions, q->dim)));
 		/* a zero query under cosine stays zero: every distance is 1 */
 		if (!HnswPrepareVector(info->metric, q->x, so->query, info->dimensions))
-		{
 			memset(so->query, 0, HnswVectorSize(info));
-			so->zero_cosine = true;
-		}
+		so->rawquery = palloc(HnswVectorSize(info));
+		memcpy(so->rawquery, q->x, HnswVectorSize(info));
+	}
+	if (so->bounded)
+	{
+		QuantRescorerInit(&so->rescorer, scan->heapRelation, scan->indexRelation,
+						  scan->xs_snapshot);
+		so->rescoring = true;
 	}
 
 	HnswSearchInit(&so->search, scan->indexRelation, info, so->query, false, so->cxt);
@@ -171,32 +195,134 @@ cmp_bound(const void *a, const void *b, void *arg)
 }
 
 /*
- * Bounded scans: the next candidate in the order of its bound, from
- * batches of up to ef_search candidates of the search, each sorted.
+ * Bounded scans: refill the batch with up to ef_search candidates of the
+ * search, sorted by bound; false when the search has no more.
  */
-static int
-next_bounded(HnswScanOpaque so, uint64 budget)
+static bool
+refill_batch(HnswScanOpaque so, uint64 budget)
 {
-	if (so->batchpos >= so->nbatch)
+	int			max = Max(hnsw_ef_search, 1);
+
+	if (so->batch == NULL)
+		so->batch = palloc(sizeof(int) * max);
+	so->nbatch = so->batchpos = 0;
+	while (so->nbatch < max)
 	{
-		int			max = Max(hnsw_ef_search, 1);
+		int			i = HnswSearchNext(&so->search, budget);
 
-		if (so->batch == NULL)
-			so->batch = palloc(sizeof(int) * max);
-		so->nbatch = so->batchpos = 0;
-		while (so->nbatch < max)
-		{
-			int			i = HnswSearchNext(&so->search, budget);
-
-			if (i < 0)
-				break;
+		if (i < 0)
+			break;
+		if (ItemPointerIsValid(&so->search.pool[i].heaptid))
 			so->batch[so->nbatch++] = i;
-		}
-		if (so->nbatch == 0)
-			return -1;
-		qsort_arg(so->batch, so->nbatch, sizeof(int), cmp_bound, so->search.pool);
 	}
-	return so->batch[so->batchpos++];
+	if (so->nbatch == 0)
+		return false;
+	qsort_arg(so->batch, so->nbatch, sizeof(int), cmp_bound, so->search.pool);
+	return true;
+}
+
+static void
+scored_push(HnswScanOpaque so, Scored x)
+{
+	int			pos;
+
+	if (so->nscored == so->maxscored)
+	{
+		so->maxscored = Max(64, so->maxscored * 2);
+		so->scored = so->scored ? repalloc(so->scored, sizeof(Scored) * so->maxscored)
+			: palloc(sizeof(Scored) * so->maxscored);
+	}
+	pos = so->nscored++;
+	while (pos > 0 && so->scored[(pos - 1) / 2].key > x.key)
+	{
+		so->scored[pos] = so->scored[(pos - 1) / 2];
+		pos = (pos - 1) / 2;
+	}
+	so->scored[pos] = x;
+}
+
+static Scored
+scored_pop(HnswScanOpaque so)
+{
+	Scored		top = so->scored[0];
+	Scored		last = so->scored[--so->nscored];
+	int			pos = 0;
+
+	for (;;)
+	{
+		int			child = 2 * pos + 1;
+
+		if (child >= so->nscored)
+			break;
+		if (child + 1 < so->nscored && so->scored[child + 1].key < so->scored[child].key)
+			child++;
+		if (so->scored[child].key >= last.key)
+			break;
+		so->scored[pos] = so->scored[child];
+		pos = child;
+	}
+	if (so->nscored > 0)
+		so->scored[pos] = last;
+	return top;
+}
+
+/*
+ * Bounded scans: the next row in exact distance order (see the header
+ * comment); false when there is none.
+ */
+static bool
+next_rescored(IndexScanDesc scan, uint64 budget)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	const HnswIndexInfo *info = so->info;
+	int			window = Max(1, (int) ceil(quant_rescore_factor * Max(hnsw_ef_search, 1)));
+
+	for (;;)
+	{
+		double		next_bound;
+
+		if (so->batchpos >= so->nbatch && !so->exhausted)
+			so->exhausted = !refill_batch(so, budget);
+		next_bound = so->batchpos < so->nbatch ?
+			so->search.pool[so->batch[so->batchpos]].bound : INFINITY;
+
+		if (so->nscored > 0 &&
+			(so->scored[0].key <= next_bound || so->nscored >= window))
+		{
+			Scored		top = scored_pop(so);
+
+			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT && top.key < so->last_dist)
+				continue;
+			so->last_dist = Max(so->last_dist, top.key);
+			scan->xs_heaptid = top.heaptid;
+			scan->xs_orderbyvals[0] = Float8GetDatum(top.exact);
+			scan->xs_orderbynulls[0] = false;
+			return true;
+		}
+		if (so->batchpos < so->nbatch)
+		{
+			HnswCandidate *c = &so->search.pool[so->batch[so->batchpos++]];
+			const Vector *v;
+			Scored		x;
+
+			CHECK_FOR_INTERRUPTS();
+			v = QuantRescorerFetch(&so->rescorer, &c->heaptid);
+			if (v == NULL)
+				continue;		/* not visible to this scan */
+			if (v->dim != info->dimensions)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("different vector dimensions %d and %d", v->dim, info->dimensions)));
+			x.exact = so->rawquery ?
+				HnswSqlDistance(info->metric, v->x, so->rawquery, info->dimensions) : 0;
+			x.key = isnan(x.exact) ? INFINITY : x.exact;
+			x.heaptid = c->heaptid;
+			scored_push(so, x);
+			continue;
+		}
+		/* nothing left to read, and (next_bound being infinite) none kept */
+		return false;
+	}
 }
 
 bool
@@ -211,11 +337,21 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		MemoryContext old = MemoryContextSwitchTo(so->cxt);
 		uint64		budget = hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ? 0 :
 			(uint64) hnsw_max_scan_tuples;
-		int			i = so->bounded ? next_bounded(so, budget) :
-			HnswSearchNext(&so->search, budget);
+		int			i;
 		HnswCandidate *c;
-		double		order;
 
+		if (so->bounded)
+		{
+			bool		found = next_rescored(scan, budget);
+
+			MemoryContextSwitchTo(old);
+			if (!found)
+				so->done = true;
+			scan->xs_recheck = false;
+			scan->xs_recheckorderby = false;
+			return found;
+		}
+		i = HnswSearchNext(&so->search, budget);
 		MemoryContextSwitchTo(old);
 		if (i < 0)
 		{
@@ -225,21 +361,12 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		c = &so->search.pool[i];
 		if (!ItemPointerIsValid(&c->heaptid))
 			continue;
-		order = so->bounded ? c->bound : c->dist;
-		if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT && order < so->last_dist)
+		if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT && c->dist < so->last_dist)
 			continue;
-		so->last_dist = Max(so->last_dist, order);
+		so->last_dist = Max(so->last_dist, c->dist);
 		scan->xs_heaptid = c->heaptid;
 		scan->xs_recheck = false;
-		if (so->bounded)
-		{
-			/* NaN, as the operator gives for a zero query under cosine */
-			scan->xs_orderbyvals[0] = Float8GetDatum(so->zero_cosine ? get_float8_nan() : c->bound);
-			scan->xs_orderbynulls[0] = false;
-			scan->xs_recheckorderby = true;
-		}
-		else
-			scan->xs_recheckorderby = false;
+		scan->xs_recheckorderby = false;
 		return true;
 	}
 	return false;
@@ -252,6 +379,8 @@ hnswendscan(IndexScanDesc scan)
 
 	if (so->started)
 		HnswSearchEnd(&so->search);
+	if (so->rescoring)
+		QuantRescorerEnd(&so->rescorer);
 	MemoryContextDelete(so->cxt);
 	pfree(so);
 	scan->opaque = NULL;

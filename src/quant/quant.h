@@ -103,4 +103,35 @@ extern double QuantSq8Distance(const QuantSq8Query *q, const QuantSq8Code *code)
  */
 extern double QuantSq8Rounding(const QuantSq8Query *q, double d);
 
+/* quant_rescore.c: exact distances from heap rows */
+
+#include "access/relscan.h"
+#include "executor/tuptable.h"
+#include "nodes/execnodes.h"
+#include "utils/relcache.h"
+#include "utils/snapshot.h"
+
+/* vecq.rescore_factor */
+extern double quant_rescore_factor;
+
+typedef struct QuantRescorer
+{
+	Relation	heap;
+	Snapshot	snapshot;
+	struct IndexFetchTableData *fetch;
+	TupleTableSlot *slot;
+	IndexInfo  *indexInfo;
+	EState	   *estate;			/* expression indexes only */
+	MemoryContext cxt;			/* the last row's vector */
+	uint64		nfetched;		/* rows read */
+} QuantRescorer;
+
+struct Vector;
+
+extern void QuantInit(void);
+extern void QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index,
+							  Snapshot snapshot);
+extern const struct Vector *QuantRescorerFetch(QuantRescorer *r, ItemPointer tid);
+extern void QuantRescorerEnd(QuantRescorer *r);
+
 #endif							/* VECQ_QUANT_H */

@@ -86,9 +86,33 @@ SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
 -- the same under EXPLAIN ANALYZE: the executor rechecks the order
 EXPLAIN (COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) SELECT id FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
 RESET enable_seqscan;
-SET hnsw.ef_search = 60;
 
+-- vecq.rescore_factor: the re-ranking window, as a multiple of ef_search
+SHOW vecq.rescore_factor;
+SET vecq.rescore_factor = 0;
+SET vecq.rescore_factor = 1000;
+SET vecq.rescore_factor = 4;
+SET enable_seqscan = off;
+SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
+RESET vecq.rescore_factor;
+-- rows the scan's snapshot does not see are not returned
+BEGIN;
+DELETE FROM close WHERE id IN (200, 199);
+SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
+ROLLBACK;
+RESET enable_seqscan;
+SET hnsw.ef_search = 60;
 DROP TABLE close;
+
+-- an expression index: the expression is evaluated on each re-ranked row
+CREATE TABLE expr (id int, a float4[]);
+INSERT INTO expr SELECT i, ARRAY[i, i % 7, 0] FROM generate_series(1, 500) i;
+CREATE INDEX expr_sq8 ON expr USING hnsw ((a::vector(3)) vector_l2_ops) WITH (quantization = 'sq8');
+SET enable_seqscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM expr ORDER BY a::vector(3) <-> '[250,3,0]' LIMIT 3;
+SELECT id, a::vector(3) <-> '[250,3,0]' AS d FROM expr ORDER BY a::vector(3) <-> '[250,3,0]' LIMIT 3;
+RESET enable_seqscan;
+DROP TABLE expr;
 
 -- filtered scans: iterative scans return k rows in order
 CREATE INDEX items_sq8 ON items USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');

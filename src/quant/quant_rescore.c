@@ -1,0 +1,117 @@
+/*-------------------------------------------------------------------------
+ *
+ * quant_rescore.c
+ *	  Exact re-ranking for scans of quantized indexes: reading a candidate's
+ *	  vector from its heap row, and the vecq.rescore_factor setting.
+ *
+ * An index of codes knows distances only approximately.  Its scan takes
+ * the candidates of the graph search in order of their code distance,
+ * reads each one's row (visible to the scan's snapshot) and computes the
+ * exact distance as the SQL operator does, and returns rows in the order
+ * of those exact distances (hnsw_scan.c): a window of
+ * rescore_factor * ef_search candidates is re-ranked before a row is
+ * returned, fewer when the codes' error bounds prove that no later
+ * candidate can be closer.
+ *
+ * src/quant/quant_rescore.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/tableam.h"
+#include "catalog/index.h"
+#include "executor/executor.h"
+#include "nodes/execnodes.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "quant/quant.h"
+#include "vector/vector.h"
+
+double		quant_rescore_factor = 1.0;
+
+void
+QuantInit(void)
+{
+	DefineCustomRealVariable("vecq.rescore_factor",
+							 "Sets how many candidates a scan of a quantized index re-ranks with exact distances, as a multiple of hnsw.ef_search.",
+							 "Rows are returned in exact distance order; the scan reads the heap row of up to this many "
+							 "times ef_search candidates before returning the next row (fewer when the codes prove the order).",
+							 &quant_rescore_factor,
+							 1.0, 0.01, 100.0,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+void
+QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index, Snapshot snapshot)
+{
+	memset(r, 0, sizeof(*r));
+	r->heap = heap;
+	r->snapshot = snapshot;
+	r->fetch = table_index_fetch_begin(heap);
+	r->slot = table_slot_create(heap, NULL);
+	r->indexInfo = BuildIndexInfo(index);
+	if (r->indexInfo->ii_IndexAttrNumbers[0] == 0)
+	{
+		/* an expression index: evaluate the expression on the row */
+		r->estate = CreateExecutorState();
+		GetPerTupleExprContext(r->estate)->ecxt_scantuple = r->slot;
+	}
+	r->cxt = AllocSetContextCreate(CurrentMemoryContext, "vecq rescore",
+								   ALLOCSET_SMALL_SIZES);
+}
+
+/*
+ * The vector of the row at tid, if the snapshot sees one (NULL otherwise);
+ * valid until the next call.
+ */
+const Vector *
+QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	Datum		value;
+	bool		isnull;
+	MemoryContext old;
+	Vector	   *v;
+
+	MemoryContextReset(r->cxt);
+	if (r->estate)
+		ResetPerTupleExprContext(r->estate);
+	if (!table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
+								 &call_again, &all_dead))
+		return NULL;
+	r->nfetched++;
+	old = MemoryContextSwitchTo(r->cxt);
+	if (r->estate)
+	{
+		Datum		values[INDEX_MAX_KEYS];
+		bool		isnulls[INDEX_MAX_KEYS];
+
+		FormIndexDatum(r->indexInfo, r->slot, r->estate, values, isnulls);
+		value = values[0];
+		isnull = isnulls[0];
+	}
+	else
+		value = slot_getattr(r->slot, r->indexInfo->ii_IndexAttrNumbers[0], &isnull);
+	v = isnull ? NULL : DatumGetVector(value);
+	MemoryContextSwitchTo(old);
+	return v;
+}
+
+void
+QuantRescorerEnd(QuantRescorer *r)
+{
+	if (r->slot)
+		ExecDropSingleTupleTableSlot(r->slot);
+	if (r->fetch)
+		table_index_fetch_end(r->fetch);
+	if (r->estate)
+		FreeExecutorState(r->estate);
+	if (r->cxt)
+		MemoryContextDelete(r->cxt);
+	memset(r, 0, sizeof(*r));
+}
