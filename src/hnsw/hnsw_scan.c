@@ -23,7 +23,7 @@
  * distance as the SQL operator does and keeps it in a min-heap.  The
  * nearest row of the heap is returned, with its exact distance, once no
  * unread candidate of the batch can be nearer (its bound says so) or once
- * the heap holds rescore_factor * ef_search rows (the re-ranking window).
+ * the heap holds QuantRescoreWindow() rows (the re-ranking window).
  * A candidate re-ranked after a farther row was returned is skipped in
  * strict_order, returned in relaxed_order.
  *
@@ -275,7 +275,7 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	const HnswIndexInfo *info = so->info;
-	int			window = Max(1, (int) ceil(quant_rescore_factor * Max(hnsw_ef_search, 1)));
+	int			window = QuantRescoreWindow(hnsw_ef_search);
 
 	for (;;)
 	{

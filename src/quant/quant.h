@@ -129,6 +129,7 @@ typedef struct QuantRescorer
 struct Vector;
 
 extern void QuantInit(void);
+extern int	QuantRescoreWindow(int ef_search);
 extern void QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index,
 							  Snapshot snapshot);
 extern const struct Vector *QuantRescorerFetch(QuantRescorer *r, ItemPointer tid);

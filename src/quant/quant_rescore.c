@@ -8,16 +8,17 @@
  * the candidates of the graph search in order of their code distance,
  * reads each one's row (visible to the scan's snapshot) and computes the
  * exact distance as the SQL operator does, and returns rows in the order
- * of those exact distances (hnsw_scan.c): a window of
- * rescore_factor * ef_search candidates is re-ranked before a row is
- * returned, fewer when the codes' error bounds prove that no later
- * candidate can be closer.
+ * of those exact distances (hnsw_scan.c): a window of QuantRescoreWindow()
+ * candidates is re-ranked before a row is returned, fewer when the codes'
+ * error bounds prove that no later candidate can be closer.
  *
  * src/quant/quant_rescore.c
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/tableam.h"
 #include "catalog/index.h"
@@ -30,18 +31,35 @@
 #include "quant/quant.h"
 #include "vector/vector.h"
 
-double		quant_rescore_factor = 1.0;
+double		quant_rescore_factor = 4.0;
 
 void
 QuantInit(void)
 {
 	DefineCustomRealVariable("vecq.rescore_factor",
-							 "Sets how many candidates a scan of a quantized index re-ranks with exact distances, as a multiple of hnsw.ef_search.",
-							 "Rows are returned in exact distance order; the scan reads the heap row of up to this many "
-							 "times ef_search candidates before returning the next row (fewer when the codes prove the order).",
+							 "Sets how many candidates a scan of a quantized index re-ranks with exact distances.",
+							 "Before returning its first row the scan re-ranks rescore_factor * 10 candidates "
+							 "(at most hnsw.ef_search), then one more for each further row; fewer when the codes "
+							 "prove the order.",
 							 &quant_rescore_factor,
-							 1.0, 0.01, 100.0,
+							 4.0, 0.1, 100.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+/*
+ * The re-ranking window: how many re-ranked rows a scan holds before it
+ * returns the nearest.  The displacement of a true neighbour in the order
+ * of code distances depends on the codes' error, not on LIMIT, so the
+ * window is a count: rescore_factor * 10, the usual rescore_factor * LIMIT
+ * for LIMIT 10, but no more than the ef_search candidates a search round
+ * keeps.
+ */
+int
+QuantRescoreWindow(int ef_search)
+{
+	double		w = ceil(quant_rescore_factor * 10);
+
+	return (int) Max(1, Min(w, (double) Max(ef_search, 1)));
 }
 
 void

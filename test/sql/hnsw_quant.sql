@@ -73,34 +73,40 @@ DROP INDEX items_sq8;
 -- rows whose codes are all equal still come back in exact order: one row
 -- far away stretches the range so that the others share code 0 in every
 -- dimension; without re-ranking the order among them would be arbitrary.
--- (All codes being equal, the graph cannot tell the rows apart: ef_search
--- covers them all, so every one is a candidate.)
+-- (All codes being equal, neither the graph nor the re-ranking window can
+-- tell the rows apart: ef_search and the window cover them all.)
 CREATE TABLE close (id int, v vector(3));
 INSERT INTO close SELECT i, ARRAY[i * 0.001, 0, 0]::float4[]::vector FROM generate_series(1, 200) i;
 INSERT INTO close VALUES (0, '[1000,1000,1000]');
 CREATE INDEX close_sq8 ON close USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
 SET enable_seqscan = off;
 SET hnsw.ef_search = 300;
+SET vecq.rescore_factor = 30;
 SELECT id, round((v <-> '[0.0502,0,0]')::numeric, 4) AS d FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
 SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
 -- the same under EXPLAIN ANALYZE: the executor rechecks the order
 EXPLAIN (COSTS OFF, ANALYZE, TIMING OFF, SUMMARY OFF) SELECT id FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 6;
 RESET enable_seqscan;
 
--- vecq.rescore_factor: the re-ranking window, as a multiple of ef_search
+-- vecq.rescore_factor: re-ranking window of rescore_factor * 10 rows (at most ef_search)
+RESET vecq.rescore_factor;
 SHOW vecq.rescore_factor;
 SET vecq.rescore_factor = 0;
 SET vecq.rescore_factor = 1000;
-SET vecq.rescore_factor = 4;
+-- a window of 20 rows: among rows that all share one code, the first
+-- rows returned are the nearest of those re-ranked first, not of all
+SET vecq.rescore_factor = 2;
 SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM close ORDER BY v <-> '[0.0502,0,0]' LIMIT 3) s WHERE id IN (49, 50, 51);
+SET vecq.rescore_factor = 30;
 SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
-RESET vecq.rescore_factor;
 -- rows the scan's snapshot does not see are not returned
 BEGIN;
 DELETE FROM close WHERE id IN (200, 199);
 SELECT id FROM close ORDER BY v <-> '[0.1999,0,0]' LIMIT 3;
 ROLLBACK;
 RESET enable_seqscan;
+RESET vecq.rescore_factor;
 SET hnsw.ef_search = 60;
 DROP TABLE close;
 
