@@ -617,6 +617,19 @@ spill_row(HnswBuildState *bs, ItemPointer tid, Datum value)
 	bs->spilled++;
 }
 
+/* A row's indexed vector (detoasted), checked for the index's dimensions. */
+static Vector *
+row_vector(Datum value, const HnswIndexInfo *info)
+{
+	Vector	   *v = DatumGetVector(value);
+
+	if (v->dim != info->dimensions)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
+	return v;
+}
+
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values,
 			   bool *isnull, bool tupleIsAlive, void *state)
@@ -632,11 +645,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(bs->tmpcxt);
-	v = DatumGetVector(values[0]);
-	if (v->dim != info->dimensions)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
+	v = row_vector(values[0], info);
 
 	level = HnswRandomLevel(info->m, &bs->prng);
 	e = arena_alloc(bs, level, &ref);
@@ -1387,11 +1396,7 @@ sample_callback(Relation index, ItemPointer tid, Datum *values,
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(ss->tmpcxt);
-	v = DatumGetVector(values[0]);
-	if (v->dim != dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", dim, v->dim)));
+	v = row_vector(values[0], ss->info);
 	ss->seen++;
 	if (ss->n < ss->max)
 		slot = ss->n;

@@ -23,7 +23,8 @@
  * distance as the SQL operator does and keeps it in a min-heap.  The
  * nearest row of the heap is returned, with its exact distance, once no
  * unread candidate of the batch can be nearer (its bound says so) or once
- * the heap holds QuantRescoreWindow() rows (the re-ranking window).
+ * a window of QuantRescoreWindow() candidates has been re-ranked (and
+ * another window for every window's worth of rows returned).
  * A candidate re-ranked after a farther row was returned is skipped in
  * strict_order, returned in relaxed_order.
  *
@@ -65,6 +66,8 @@ typedef struct HnswScanOpaqueData
 	struct Scored *scored;		/* min-heap by exact distance */
 	int			nscored;
 	int			maxscored;
+	uint64		nreranked;		/* rows re-ranked in all */
+	uint64		nreturned;		/* rows returned */
 } HnswScanOpaqueData;
 
 /* a re-ranked candidate */
@@ -117,6 +120,7 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 	so->exhausted = false;
 	so->scored = NULL;
 	so->nscored = so->maxscored = 0;
+	so->nreranked = so->nreturned = 0;
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
 	if (orderbys && scan->numberOfOrderBys > 0)
@@ -275,7 +279,7 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 {
 	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
 	const HnswIndexInfo *info = so->info;
-	int			window = QuantRescoreWindow(hnsw_ef_search);
+	uint64		window = QuantRescoreWindow(hnsw_ef_search);
 
 	for (;;)
 	{
@@ -286,14 +290,20 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 		next_bound = so->batchpos < so->nbatch ?
 			so->search.pool[so->batch[so->batchpos]].bound : INFINITY;
 
+		/*
+		 * Re-rank in chunks of a window: the first window before the first
+		 * row, another before row window + 1, and so on.
+		 */
 		if (so->nscored > 0 &&
-			(so->scored[0].key <= next_bound || so->nscored >= window))
+			(so->scored[0].key <= next_bound ||
+			 so->nreranked >= window * (1 + so->nreturned / window)))
 		{
 			Scored		top = scored_pop(so);
 
 			if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT && top.key < so->last_dist)
 				continue;
 			so->last_dist = Max(so->last_dist, top.key);
+			so->nreturned++;
 			scan->xs_heaptid = top.heaptid;
 			scan->xs_orderbyvals[0] = Float8GetDatum(top.exact);
 			scan->xs_orderbynulls[0] = false;
@@ -318,6 +328,7 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 			x.key = isnan(x.exact) ? INFINITY : x.exact;
 			x.heaptid = c->heaptid;
 			scored_push(so, x);
+			so->nreranked++;
 			continue;
 		}
 		/* nothing left to read, and (next_bound being infinite) none kept */

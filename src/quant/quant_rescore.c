@@ -38,17 +38,17 @@ QuantInit(void)
 {
 	DefineCustomRealVariable("vecq.rescore_factor",
 							 "Sets how many candidates a scan of a quantized index re-ranks with exact distances.",
-							 "Before returning its first row the scan re-ranks rescore_factor * 10 candidates "
-							 "(at most hnsw.ef_search), then one more for each further row; fewer when the codes "
-							 "prove the order.",
+							 "Before returning its first row the scan re-ranks a window of rescore_factor * 10 candidates "
+							 "(at most hnsw.ef_search), and another window for each window's worth of rows; "
+							 "fewer when the codes prove the order.",
 							 &quant_rescore_factor,
 							 4.0, 0.1, 100.0,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 /*
- * The re-ranking window: how many re-ranked rows a scan holds before it
- * returns the nearest.  The displacement of a true neighbour in the order
+ * The re-ranking window: how many candidates a scan re-ranks before it
+ * returns rows (and again per window's worth of rows returned).  The displacement of a true neighbour in the order
  * of code distances depends on the codes' error, not on LIMIT, so the
  * window is a count: rescore_factor * 10, the usual rescore_factor * LIMIT
  * for LIMIT 10, but no more than the ef_search candidates a search round

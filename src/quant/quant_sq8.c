@@ -149,12 +149,10 @@ QuantSq8Decode(const QuantSq8 *sq, const QuantSq8Code *code, float *out)
 		out[i] = (float) ((double) sq->lo[i] + code->codes[i] * (double) sq->step[i]);
 }
 
-void
-QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind, const float *x,
-					 QuantSq8Query *q)
+/* The fields of a prepared query that do not depend on the vector. */
+static void
+query_start(const QuantSq8 *sq, QuantDistance kind, QuantSq8Query *q)
 {
-	double		norm = 0;
-
 	q->kind = kind;
 	q->dim = sq->dim;
 	q->base = 0;
@@ -162,6 +160,15 @@ QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind, const float *x,
 	q->qerr = 0;
 	q->w = kind == QUANT_DIST_L2SQ ? sq->step_sq :
 		kind == QUANT_DIST_L1 ? sq->step : NULL;
+}
+
+void
+QuantSq8PrepareQuery(const QuantSq8 *sq, QuantDistance kind, const float *x,
+					 QuantSq8Query *q)
+{
+	double		norm = 0;
+
+	query_start(sq, kind, q);
 	for (int i = 0; i < sq->dim; i++)
 	{
 		double		xi = x[i];
@@ -206,13 +213,7 @@ QuantSq8PrepareCode(const QuantSq8 *sq, QuantDistance kind,
 {
 	double		norm = 0;
 
-	q->kind = kind;
-	q->dim = sq->dim;
-	q->base = 0;
-	q->dot_abs = 0;
-	q->qerr = 0;
-	q->w = kind == QUANT_DIST_L2SQ ? sq->step_sq :
-		kind == QUANT_DIST_L1 ? sq->step : NULL;
+	query_start(sq, kind, q);
 	for (int i = 0; i < sq->dim; i++)
 	{
 		double		x = (double) sq->lo[i] + code->codes[i] * (double) sq->step[i];

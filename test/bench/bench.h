@@ -105,8 +105,9 @@ extern double BenchRecall(const BenchTruth *truth, const BenchDataset *ds,
 /* One engine: a database in the cluster with one vector extension. */
 typedef struct BenchEngine
 {
-	const char *name;			/* "vecq" or "pgvector" */
+	const char *name;			/* "vecq", "vecq_sq8" or "pgvector" */
 	const char *extension;		/* "vecq" or "vector" */
+	const char *index_options;	/* added to --with (vecq_sq8), or NULL */
 	char		dbname[64];
 	PGconn	   *conn;
 	unsigned int vector_oid;	/* OID of type vector in that database */

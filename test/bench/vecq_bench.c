@@ -91,7 +91,8 @@ usage(void)
 		   "  --data SPEC            fashion-mnist (default) or synth:N:DIM[:SEED]\n"
 		   "  --queries N            query vectors (default 1000)\n"
 		   "  --metric M             l2 (default), ip or cosine\n"
-		   "  --engines LIST         vecq,pgvector (default) or one of them\n"
+		   "  --engines LIST         vecq,pgvector (default) or one of them; vecq_sq8 is\n"
+		   "                         vecq with quantization = sq8 added to the index options\n"
 		   "  --index SPEC           hnsw (default), none (exact scans) or\n"
 		   "                         a clause such as \"USING hnsw (embedding vector_l2_ops)\"\n"
 		   "  --with OPTIONS         options of the hnsw index\n"
@@ -246,13 +247,19 @@ parse_options(int argc, char **argv)
 				fprintf(stderr, "vecq_bench: at most %d engines\n", MAX_ENGINES);
 				exit(1);
 			}
+			engines[nengines].index_options = NULL;
 			if (strcmp(e, "vecq") == 0)
 				engines[nengines].extension = "vecq";
+			else if (strcmp(e, "vecq_sq8") == 0)
+			{
+				engines[nengines].extension = "vecq";
+				engines[nengines].index_options = "quantization = sq8";
+			}
 			else if (strcmp(e, "pgvector") == 0)
 				engines[nengines].extension = "vector";
 			else
 			{
-				fprintf(stderr, "vecq_bench: unknown engine \"%s\" (want vecq or pgvector)\n", e);
+				fprintf(stderr, "vecq_bench: unknown engine \"%s\" (want vecq, vecq_sq8 or pgvector)\n", e);
 				exit(1);
 			}
 			engines[nengines++].name = e;
@@ -330,11 +337,13 @@ quantile(const double *sorted, int n, double q)
 
 /* index clause for CREATE INDEX */
 static void
-index_clause(char *buf, size_t size)
+index_clause(char *buf, size_t size, const BenchEngine *engine)
 {
 	if (strcmp(opt.index, "hnsw") == 0)
-		snprintf(buf, size, "USING hnsw (embedding %s) WITH (%s)",
-				 BenchMetricOpclass(opt.metric), opt.with);
+		snprintf(buf, size, "USING hnsw (embedding %s) WITH (%s%s%s)",
+				 BenchMetricOpclass(opt.metric), opt.with,
+				 engine && engine->index_options ? ", " : "",
+				 engine && engine->index_options ? engine->index_options : "");
 	else
 		snprintf(buf, size, "%s", opt.index);
 }
@@ -399,7 +408,7 @@ build_index(int e, int c)
 		BenchExec(conn, "RESET maintenance_work_mem");
 		BenchExec(conn, "RESET max_parallel_maintenance_workers");
 	}
-	index_clause(clause, sizeof(clause));
+	index_clause(clause, sizeof(clause), &engines[e]);
 	snprintf(sql, sizeof(sql), "CREATE INDEX bench_items_embedding_idx ON bench_items %s",
 			 clause);
 	t0 = BenchNow();
@@ -664,7 +673,7 @@ report(void)
 {
 	char		clause[1024];
 
-	index_clause(clause, sizeof(clause));
+	index_clause(clause, sizeof(clause), NULL);
 	printf("\n== %s: %d rows x %d dims, %d queries, metric %s, k %d\n",
 		   ds.name, ds.base.n, ds.base.dim, opt.nqueries,
 		   BenchMetricName(opt.metric), opt.k);
@@ -752,7 +761,8 @@ report(void)
 
 	if (nengines == 2)
 	{
-		int			v = strcmp(engines[0].name, "vecq") == 0 ? 0 : 1;
+		/* the first engine over the second, pgvector always second */
+		int			v = strcmp(engines[0].name, "pgvector") == 0 ? 1 : 0;
 		int			p = 1 - v;
 		EngineResult *rv = &results[v],
 				   *rp = &results[p];
