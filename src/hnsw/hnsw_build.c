@@ -1416,6 +1416,39 @@ sample_callback(Relation index, ItemPointer tid, Datum *values,
 }
 
 /*
+ * Offer rows to the reservoir: all of them for a small table; for one with
+ * many more rows than the sample holds, those of randomly chosen runs of
+ * blocks, about twice the sample's size, so that the pass costs a
+ * fraction of a full scan (with vectors in TOAST, reading them is most of
+ * the cost).
+ */
+static void
+sample_rows(Relation heap, Relation index, IndexInfo *indexInfo, SampleState *ss)
+{
+#define SAMPLE_RUN_BLOCKS 8
+	double		reltuples = heap->rd_rel->reltuples;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(heap);
+	double		frac;
+
+	if (reltuples <= 4.0 * ss->max || nblocks < 64 * SAMPLE_RUN_BLOCKS)
+	{
+		(void) table_index_build_scan(heap, index, indexInfo, true, false,
+									  sample_callback, ss, NULL);
+		return;
+	}
+	frac = 2.0 * ss->max / reltuples;
+	for (BlockNumber start = 0; start < nblocks; start += SAMPLE_RUN_BLOCKS)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (pg_prng_double(&ss->prng) >= frac)
+			continue;
+		(void) table_index_build_range_scan(heap, index, indexInfo, false, false, false,
+											start, Min(SAMPLE_RUN_BLOCKS, nblocks - start),
+											sample_callback, ss, NULL);
+	}
+}
+
+/*
  * Learn the SQ8 ranges from a sample of the rows (one pass over the heap
  * before the build proper); for an index of codes, write them after the
  * metapage and fill in meta's quant_params and quant_sample.
@@ -1435,8 +1468,7 @@ train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
 	pg_prng_seed(&ss.prng, UINT64CONST(0x5a3b1e0c7d9f2468));
 	ss.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw sample tuple",
 									  ALLOCSET_DEFAULT_SIZES);
-	(void) table_index_build_scan(heap, index, indexInfo, true, false,
-								  sample_callback, &ss, NULL);
+	sample_rows(heap, index, indexInfo, &ss);
 	QuantSq8Train(sq8, info->dimensions, ss.rows, ss.n);
 	pfree(ss.rows);
 	MemoryContextDelete(ss.tmpcxt);

@@ -214,20 +214,23 @@ QuantSq8PrepareCode(const QuantSq8 *sq, QuantDistance kind,
 	double		norm = 0;
 
 	query_start(sq, kind, q);
+	if (kind != QUANT_DIST_DOT)
+	{
+		/* the codes are the query in code units; equal in constant dimensions */
+		for (int i = 0; i < sq->dim; i++)
+			q->q[i] = (float) code->codes[i];
+		q->norm = 0;			/* only inner-product bounds use it */
+		return;
+	}
 	for (int i = 0; i < sq->dim; i++)
 	{
 		double		x = (double) sq->lo[i] + code->codes[i] * (double) sq->step[i];
 
+		/* x . decoded = sum x lo + sum (x step) code */
 		norm += x * x;
-		if (kind == QUANT_DIST_DOT)
-		{
-			/* x . decoded = sum x lo + sum (x step) code */
-			q->q[i] = (float) (x * sq->step[i]);
-			q->base += x * sq->lo[i];
-			q->dot_abs += fabs(x * sq->step[i]) * SQ8_MAX_CODE;
-		}
-		else
-			q->q[i] = (float) code->codes[i];	/* constant dimensions: equal */
+		q->q[i] = (float) (x * sq->step[i]);
+		q->base += x * sq->lo[i];
+		q->dot_abs += fabs(x * sq->step[i]) * SQ8_MAX_CODE;
 	}
 	q->norm = sqrt(norm);
 }
