@@ -162,6 +162,9 @@ start_search(IndexScanDesc scan)
 	}
 	if (so->bounded)
 	{
+		if (scan->heapRelation == NULL)
+			elog(ERROR, "a scan of quantized hnsw index \"%s\" needs its table",
+				 RelationGetRelationName(scan->indexRelation));
 		QuantRescorerInit(&so->rescorer, scan->heapRelation, scan->indexRelation,
 						  scan->xs_snapshot);
 		so->rescoring = true;
