@@ -171,6 +171,41 @@ scalar_norm_squared(const float *a, int n)
 	return sum;
 }
 
+/* approximate kernels: float4 sums */
+static double
+scalar_l2_squared_approx(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+static double
+scalar_inner_product_approx(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+static double
+scalar_l1_approx(const float *a, const float *b, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		sum += fabsf(a[i] - b[i]);
+	return sum;
+}
+
 /* SQ8 kernels: float4 sums, as the SIMD levels do */
 static double
 scalar_sq8_l2(const float *q, const float *w, const uint8_t *c, int n)
@@ -212,6 +247,9 @@ static const VecqDistanceKernels scalar_kernels = {
 	.l1 = scalar_l1,
 	.cosine_parts = scalar_cosine_parts,
 	.norm_squared = scalar_norm_squared,
+	.l2_squared_approx = scalar_l2_squared_approx,
+	.inner_product_approx = scalar_inner_product_approx,
+	.l1_approx = scalar_l1_approx,
 	.sq8_l2 = scalar_sq8_l2,
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
@@ -224,6 +262,9 @@ VecqDistanceKernels VecqKernels = {
 	.l1 = scalar_l1,
 	.cosine_parts = scalar_cosine_parts,
 	.norm_squared = scalar_norm_squared,
+	.l2_squared_approx = scalar_l2_squared_approx,
+	.inner_product_approx = scalar_inner_product_approx,
+	.l1_approx = scalar_l1_approx,
 	.sq8_l2 = scalar_sq8_l2,
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,

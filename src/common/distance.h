@@ -71,6 +71,17 @@ typedef struct VecqDistanceKernels
 	double		(*norm_squared) (const float *a, int n);
 
 	/*
+	 * The same three distances summed in float4, for navigating a graph
+	 * (src/hnsw), where a relative error of VECQ_SQ8_REL_ERROR of the sum
+	 * of the absolute terms is harmless and twice the speed is not.  They
+	 * can overflow to infinity (or give NaN) where the exact kernels do
+	 * not: callers check and fall back to the exact kernels.
+	 */
+	double		(*l2_squared_approx) (const float *a, const float *b, int n);
+	double		(*inner_product_approx) (const float *a, const float *b, int n);
+	double		(*l1_approx) (const float *a, const float *b, int n);
+
+	/*
 	 * Kernels on SQ8 codes (src/quant): c holds n codes 0..255, q a query
 	 * already expressed in code units, w per-dimension weights.  They sum
 	 * in float4 (they rank candidates, callers that need a bound allow for

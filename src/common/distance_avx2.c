@@ -318,6 +318,82 @@ avx2_norm_squared(const float *a, int n)
 	return hsum(_mm256_add_pd(_mm256_add_pd(s0, s1), _mm256_add_pd(s2, s3)));
 }
 
+/* sum of the 8 lanes */
+static inline float
+hsum_ps(__m256 v)
+{
+	__m128		x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+
+	x = _mm_add_ps(x, _mm_movehl_ps(x, x));
+	x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
+	return _mm_cvtss_f32(x);
+}
+
+/* approximate kernels: float4 sums, 16 elements per iteration, scalar tail */
+static double
+avx2_l2_squared_approx(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		__m256		d0 = diff8(a + i, b + i);
+		__m256		d1 = diff8(a + i + 8, b + i + 8);
+
+		s0 = _mm256_fmadd_ps(d0, d0, s0);
+		s1 = _mm256_fmadd_ps(d1, d1, s1);
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+	{
+		float		d = a[i] - b[i];
+
+		sum += d * d;
+	}
+	return sum;
+}
+
+static double
+avx2_inner_product_approx(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), s0);
+		s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), s1);
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += a[i] * b[i];
+	return sum;
+}
+
+static double
+avx2_l1_approx(const float *a, const float *b, int n)
+{
+	__m256		s0 = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		s0 = _mm256_add_ps(s0, abs8(diff8(a + i, b + i)));
+		s1 = _mm256_add_ps(s1, abs8(diff8(a + i + 8, b + i + 8)));
+	}
+	sum = hsum_ps(_mm256_add_ps(s0, s1));
+	for (; i < n; i++)
+		sum += fabsf(a[i] - b[i]);
+	return sum;
+}
+
 /*
  * SQ8 kernels: 8 codes at a time, zero-extended to 32-bit integers and
  * converted to float4 (exact for 0..255); a scalar tail.
@@ -328,15 +404,6 @@ codes8(const uint8_t *c)
 	return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *) c)));
 }
 
-static inline float
-hsum_ps(__m256 v)
-{
-	__m128		x = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-
-	x = _mm_add_ps(x, _mm_movehl_ps(x, x));
-	x = _mm_add_ss(x, _mm_shuffle_ps(x, x, 1));
-	return _mm_cvtss_f32(x);
-}
 
 static double
 avx2_sq8_l2(const float *q, const float *w, const uint8_t *c, int n)
@@ -412,6 +479,9 @@ static const VecqDistanceKernels avx2_kernels = {
 	.l1 = avx2_l1,
 	.cosine_parts = avx2_cosine_parts,
 	.norm_squared = avx2_norm_squared,
+	.l2_squared_approx = avx2_l2_squared_approx,
+	.inner_product_approx = avx2_inner_product_approx,
+	.l1_approx = avx2_l1_approx,
 	.sq8_l2 = avx2_sq8_l2,
 	.sq8_dot = avx2_sq8_dot,
 	.sq8_l1 = avx2_sq8_l1,

@@ -306,6 +306,82 @@ avx512_norm_squared(const float *a, int n)
 											  _mm512_add_pd(s2, s3)));
 }
 
+/* approximate kernels: float4 sums, 32 elements per iteration, masked tail */
+static double
+avx512_l2_squared_approx(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		__m512		d0 = diff16(a + i, b + i);
+		__m512		d1 = diff16(a + i + 16, b + i + 16);
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	if (i <= n - 16)
+	{
+		__m512		d0 = diff16(a + i, b + i);
+
+		s0 = _mm512_fmadd_ps(d0, d0, s0);
+		i += 16;
+	}
+	if (i < n)
+	{
+		__m512		d1 = diff_tail(a + i, b + i, n - i);
+
+		s1 = _mm512_fmadd_ps(d1, d1, s1);
+	}
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static double
+avx512_inner_product_approx(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+	}
+	if (i <= n - 16)
+	{
+		s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+		i += 16;
+	}
+	if (i < n)
+		s1 = _mm512_fmadd_ps(load_tail_ps(a + i, n - i), load_tail_ps(b + i, n - i), s1);
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
+static double
+avx512_l1_approx(const float *a, const float *b, int n)
+{
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	int			i = 0;
+
+	for (; i <= n - 32; i += 32)
+	{
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(diff16(a + i, b + i)));
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(diff16(a + i + 16, b + i + 16)));
+	}
+	if (i <= n - 16)
+	{
+		s0 = _mm512_add_ps(s0, _mm512_abs_ps(diff16(a + i, b + i)));
+		i += 16;
+	}
+	if (i < n)
+		s1 = _mm512_add_ps(s1, _mm512_abs_ps(diff_tail(a + i, b + i, n - i)));
+	return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+}
+
 /*
  * SQ8 kernels: 16 codes at a time, zero-extended to 32-bit integers and
  * converted to float4 (exact for 0..255); the tail of fewer than 16 codes
@@ -409,6 +485,9 @@ static const VecqDistanceKernels avx512_kernels = {
 	.l1 = avx512_l1,
 	.cosine_parts = avx512_cosine_parts,
 	.norm_squared = avx512_norm_squared,
+	.l2_squared_approx = avx512_l2_squared_approx,
+	.inner_product_approx = avx512_inner_product_approx,
+	.l1_approx = avx512_l1_approx,
 	.sq8_l2 = avx512_sq8_l2,
 	.sq8_dot = avx512_sq8_dot,
 	.sq8_l1 = avx512_sq8_l1,

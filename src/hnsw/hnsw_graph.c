@@ -6,7 +6,8 @@
  *	  built and searched with.
  *
  * Distances are computed by the kernels of src/common/distance.h, called
- * directly (no fmgr call per candidate).  The graph orders by a value that
+ * directly (no fmgr call per candidate); the graph uses their float4-sum
+ * variants.  The graph orders by a value that
  * is monotonic in the SQL operator's distance:
  *	 l2      squared L2 (no square root)
  *	 ip      negative inner product
@@ -69,16 +70,26 @@ HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim)
 double
 HnswDistance(HnswMetric metric, const float *a, const float *b, int dim)
 {
+	double		d;
+
+	/*
+	 * The graph is navigated with float4 sums (twice as fast); where those
+	 * overflow, the exact kernels take over.
+	 */
 	switch (metric)
 	{
 		case HNSW_METRIC_L2:
-			return VecqKernels.l2_squared(a, b, dim);
+			d = VecqKernels.l2_squared_approx(a, b, dim);
+			return isfinite(d) ? d : VecqKernels.l2_squared(a, b, dim);
 		case HNSW_METRIC_IP:
-			return -VecqKernels.inner_product(a, b, dim);
+			d = VecqKernels.inner_product_approx(a, b, dim);
+			return -(isfinite(d) ? d : VecqKernels.inner_product(a, b, dim));
 		case HNSW_METRIC_COSINE:
-			return 1.0 - VecqKernels.inner_product(a, b, dim);
+			d = VecqKernels.inner_product_approx(a, b, dim);
+			return 1.0 - (isfinite(d) ? d : VecqKernels.inner_product(a, b, dim));
 		case HNSW_METRIC_L1:
-			return VecqKernels.l1(a, b, dim);
+			d = VecqKernels.l1_approx(a, b, dim);
+			return isfinite(d) ? d : VecqKernels.l1(a, b, dim);
 	}
 	return 0;					/* keep the compiler quiet */
 }

@@ -750,6 +750,75 @@ test_sq8(const VecqDistanceKernels *const *levels, GuardedBuffer *cbuf,
 	}
 }
 
+/*
+ * The approximate (float4-sum) kernels at every level against a double
+ * reference, inputs at the very end of a guarded page: within
+ * VECQ_SQ8_REL_ERROR of the sum of the absolute values of the terms.
+ */
+static void
+test_approx(const VecqDistanceKernels *const *levels, GuardedBuffer *abuf,
+			GuardedBuffer *bbuf)
+{
+	static const int dims[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 100, 768, 784, 1536, 16000};
+	static const double scales[] = {1.0, 1000.0, 1e-20};
+
+	for (int di = 0; di < (int) lengthof(dims); di++)
+		for (int si = 0; si < (int) lengthof(scales); si++)
+		{
+			int			n = dims[di];
+			float	   *a = place(abuf, P_AT_END, n);
+			float	   *b = place(bbuf, P_AT_END, n);
+			double		ref[3] = {0, 0, 0};
+			double		mag[3] = {0, 0, 0};
+
+			for (int i = 0; i < n; i++)
+			{
+				double		d;
+
+				a[i] = (float) (rng_signed() * scales[si]);
+				b[i] = (float) (rng_signed() * scales[si]);
+				d = (double) a[i] - b[i];
+				ref[0] += d * d;
+				ref[1] += (double) a[i] * b[i];
+				mag[1] += fabs((double) a[i] * b[i]);
+				ref[2] += fabs(d);
+			}
+			mag[0] = ref[0];
+			mag[2] = ref[2];
+			for (int lv = 0; lv < VECQ_SIMD_NLEVELS; lv++)
+			{
+				double		got[3];
+
+				if (levels[lv] == NULL)
+					continue;
+				in_kernel = 1;
+				if (sigsetjmp(fault_jump, 1) != 0)
+				{
+					in_kernel = 0;
+					count(false);
+					printf("FAIL approx %s n=%d: read outside the inputs\n",
+						   VecqSimdLevelName((VecqSimdLevel) lv), n);
+					continue;
+				}
+				got[0] = levels[lv]->l2_squared_approx(a, b, n);
+				got[1] = levels[lv]->inner_product_approx(a, b, n);
+				got[2] = levels[lv]->l1_approx(a, b, n);
+				in_kernel = 0;
+				for (int k = 0; k < 3; k++)
+				{
+					/* float4 products of tiny values underflow: absolute floor */
+					bool		ok = fabs(got[k] - ref[k]) <= VECQ_SQ8_REL_ERROR * mag[k] + 1e-37 * n;
+
+					count(ok);
+					if (!ok)
+						printf("FAIL approx kernel %d %s n=%d scale %g: got %.9g want %.9g\n",
+							   k, VecqSimdLevelName((VecqSimdLevel) lv), n, scales[si],
+							   got[k], ref[k]);
+				}
+			}
+		}
+}
+
 int
 main(void)
 {
@@ -800,6 +869,7 @@ main(void)
 
 	test_cosine_distance(levels, a0, b0);
 	test_sq8(levels, &abuf, a0, b0);
+	test_approx(levels, &abuf, &bbuf);
 
 	printf("%d passed, %d failed\n", npassed, nfailed);
 	return nfailed == 0 ? 0 : 1;
