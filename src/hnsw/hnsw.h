@@ -122,6 +122,7 @@ extern Buffer HnswNewBuffer(Relation index, ForkNumber forknum);
 extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 flags);
 extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
 extern Buffer HnswReadBufferHinted(Relation index, BlockNumber blkno);
+extern void HnswPrefetchHinted(Relation index, ItemPointer tid);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Size HnswElementDataSize(const HnswIndexInfo *info);
 extern Size HnswVectorSize(const HnswIndexInfo *info);

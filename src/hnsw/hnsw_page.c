@@ -13,6 +13,7 @@
 
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
+#include "storage/buf_internals.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -184,6 +185,29 @@ const HnswIndexInfo *
 HnswGetIndexInfo(Relation index)
 {
 	return &rel_cache(index)->info;
+}
+
+/*
+ * Prefetch, without pinning, what pinning the page of tid through the
+ * recent-buffer hints and reading its line pointer will touch: the buffer
+ * header and the line pointer.  Only a hint to the CPU: if the buffer now
+ * holds another page, nothing is read that matters.
+ */
+void
+HnswPrefetchHinted(Relation index, ItemPointer tid)
+{
+	HnswRelCache *rc = (HnswRelCache *) index->rd_amcache;
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	Buffer		buf;
+
+	if (rc == NULL || blkno >= rc->nrecent)
+		return;
+	buf = rc->recent[blkno];
+	if (!BufferIsValid(buf) || BufferIsLocal(buf))
+		return;
+	__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	__builtin_prefetch(PageGetItemId((Page) BufferGetBlock(buf),
+									 ItemPointerGetOffsetNumber(tid)));
 }
 
 /* A pinned buffer of blkno, found through the recent-buffer hints. */

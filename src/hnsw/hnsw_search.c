@@ -488,30 +488,28 @@ expand_one(HnswSearch *s, int c)
 		Buffer		bufs[2 * HNSW_MAX_M];
 		int			m = 0;
 
+		/* the buffer headers and line pointers, before pinning */
 		for (int i = 0; i < n; i++)
 		{
-			Page		page;
-
 			if (!visited_add(&s->visited, tid_key(&nbrs[i])))
 				continue;
 			nbrs[m] = nbrs[i];
-			bufs[m] = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
-			page = BufferGetPage(bufs[m]);
-			__builtin_prefetch(PageGetItemId(page, ItemPointerGetOffsetNumber(&nbrs[i])));
+			HnswPrefetchHinted(s->index, &nbrs[m]);
 			m++;
 		}
+		for (int i = 0; i < m; i++)
+			bufs[i] = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
 		for (int i = 0; i < m; i++)
 		{
 			Page		page = BufferGetPage(bufs[i]);
 			ItemId		iid = PageGetItemId(page, ItemPointerGetOffsetNumber(&nbrs[i]));
 			Size		off = ItemIdGetOffset(iid);
+			Size		len = ItemIdGetLength(iid);
 
-			if (off < BLCKSZ - 128)
-			{
-				__builtin_prefetch((char *) page + off);
-				__builtin_prefetch((char *) page + off + 64);
-				__builtin_prefetch((char *) page + off + 128);
-			}
+			/* the whole tuple: the distance reads all of it */
+			if (off < BLCKSZ && len <= BLCKSZ - off)
+				for (Size p = 0; p < len; p += 64)
+					__builtin_prefetch((char *) page + off + p);
 		}
 		for (int i = 0; i < m; i++)
 		{
