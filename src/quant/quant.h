@@ -116,14 +116,13 @@ extern double quant_rescore_factor;
 
 typedef struct QuantRescorer
 {
-	Relation	heap;
 	Snapshot	snapshot;
 	struct IndexFetchTableData *fetch;
 	TupleTableSlot *slot;
-	IndexInfo  *indexInfo;
+	AttrNumber	attnum;			/* the indexed column, or 0: an expression */
+	IndexInfo  *indexInfo;		/* expression indexes only */
 	EState	   *estate;			/* expression indexes only */
 	MemoryContext cxt;			/* the last row's vector */
-	uint64		nfetched;		/* rows read */
 } QuantRescorer;
 
 struct Vector;

@@ -66,14 +66,14 @@ void
 QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index, Snapshot snapshot)
 {
 	memset(r, 0, sizeof(*r));
-	r->heap = heap;
 	r->snapshot = snapshot;
 	r->fetch = table_index_fetch_begin(heap);
 	r->slot = table_slot_create(heap, NULL);
-	r->indexInfo = BuildIndexInfo(index);
-	if (r->indexInfo->ii_IndexAttrNumbers[0] == 0)
+	r->attnum = index->rd_index->indkey.values[0];
+	if (r->attnum == 0)
 	{
 		/* an expression index: evaluate the expression on the row */
+		r->indexInfo = BuildIndexInfo(index);
 		r->estate = CreateExecutorState();
 		GetPerTupleExprContext(r->estate)->ecxt_scantuple = r->slot;
 	}
@@ -102,7 +102,6 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	if (!table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
 								 &call_again, &all_dead))
 		return NULL;
-	r->nfetched++;
 	old = MemoryContextSwitchTo(r->cxt);
 	if (r->estate)
 	{
@@ -114,7 +113,7 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 		isnull = isnulls[0];
 	}
 	else
-		value = slot_getattr(r->slot, r->indexInfo->ii_IndexAttrNumbers[0], &isnull);
+		value = slot_getattr(r->slot, r->attnum, &isnull);
 	v = isnull ? NULL : DatumGetVector(value);
 	MemoryContextSwitchTo(old);
 	return v;

@@ -685,6 +685,26 @@ test_api(void)
 }
 
 /*
+ * Results of three float4-sum kernels of one level against their double
+ * references: each within VECQ_SQ8_REL_ERROR of the sum of the absolute
+ * values of its terms (mag), plus an absolute floor.
+ */
+static void
+check_three(const char *what, int lv, int n, const double *got,
+			const double *ref, const double *mag, double floor)
+{
+	for (int k = 0; k < 3; k++)
+	{
+		bool		ok = fabs(got[k] - ref[k]) <= VECQ_SQ8_REL_ERROR * mag[k] + floor;
+
+		count(ok);
+		if (!ok)
+			printf("FAIL %s kernel %d %s n=%d: got %.9g want %.9g\n", what, k,
+				   VecqSimdLevelName((VecqSimdLevel) lv), n, got[k], ref[k]);
+	}
+}
+
+/*
  * SQ8 kernels at every level against a double reference: codes 0..255
  * placed at the very end of a guarded page (an over-read faults), queries
  * in code units with random weights; the error must stay within
@@ -737,15 +757,7 @@ test_sq8(const VecqDistanceKernels *const *levels, GuardedBuffer *cbuf,
 			got[1] = levels[lv]->sq8_dot(q, c, n);
 			got[2] = levels[lv]->sq8_l1(q, w, c, n);
 			in_kernel = 0;
-			for (int k = 0; k < 3; k++)
-			{
-				bool		ok = fabs(got[k] - ref[k]) <= VECQ_SQ8_REL_ERROR * mag[k] + 1e-30;
-
-				count(ok);
-				if (!ok)
-					printf("FAIL sq8 kernel %d %s n=%d: got %.9g want %.9g\n",
-						   k, VecqSimdLevelName((VecqSimdLevel) lv), n, got[k], ref[k]);
-			}
+			check_three("sq8", lv, n, got, ref, mag, 1e-30);
 		}
 	}
 }
@@ -804,17 +816,9 @@ test_approx(const VecqDistanceKernels *const *levels, GuardedBuffer *abuf,
 				got[1] = levels[lv]->inner_product_approx(a, b, n);
 				got[2] = levels[lv]->l1_approx(a, b, n);
 				in_kernel = 0;
-				for (int k = 0; k < 3; k++)
-				{
-					/* float4 products of tiny values underflow: absolute floor */
-					bool		ok = fabs(got[k] - ref[k]) <= VECQ_SQ8_REL_ERROR * mag[k] + 1e-37 * n;
-
-					count(ok);
-					if (!ok)
-						printf("FAIL approx kernel %d %s n=%d scale %g: got %.9g want %.9g\n",
-							   k, VecqSimdLevelName((VecqSimdLevel) lv), n, scales[si],
-							   got[k], ref[k]);
-				}
+				/* float4 products of tiny values underflow: absolute floor */
+				check_three(scales[si] < 1e-10 ? "approx (tiny)" : "approx", lv, n,
+							got, ref, mag, 1e-37 * n);
 			}
 		}
 }
