@@ -43,8 +43,9 @@
 #define HNSW_MAX_LEVEL				15
 
 /* support function numbers */
-#define HNSW_METRIC_PROC			1
-#define HNSW_NPROC					1
+#define HNSW_METRIC_PROC			1	/* vector opclasses */
+#define HNSW_KEY_HASH_PROC			2	/* key opclasses: the type's hash */
+#define HNSW_NPROC					2
 
 /* the distance an opclass orders by (value of its support function 1) */
 typedef enum HnswMetric
