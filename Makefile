@@ -24,6 +24,7 @@ OBJS = \
 	src/hnsw/hnsw_cost.o \
 	src/hnsw/hnsw_graph.o \
 	src/hnsw/hnsw_insert.o \
+	src/hnsw/hnsw_key.o \
 	src/hnsw/hnsw_page.o \
 	src/hnsw/hnsw_scan.o \
 	src/hnsw/hnsw_search.o \

@@ -84,6 +84,7 @@ typedef struct HnswOptions
 extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
+extern int	hnsw_key_exact_scan_limit;
 
 /*
  * What every part needs to know about one index, read once from the
@@ -97,6 +98,7 @@ typedef struct HnswIndexInfo
 	HnswMetric	metric;
 	HnswFormat	format;
 	const QuantSq8 *sq8;		/* format sq8: the ranges */
+	bool		haskey;			/* has a key column (hnsw_key.c) */
 } HnswIndexInfo;
 
 /*
@@ -135,6 +137,19 @@ extern void HnswReadOverflow(Relation index, BlockNumber first, char *out, Size 
 extern BlockNumber HnswWriteQuantParams(Relation index, ForkNumber forknum,
 										 const QuantSq8 *sq8, bool use_wal);
 
+/* hnsw_key.c */
+extern bool HnswIndexHasKey(Relation index);
+extern uint32 HnswKeyHash(Relation index, Datum value, bool isnull);
+extern uint32 HnswKeyDirBuckets(double nkeys);
+extern BlockNumber HnswKeyDirCreate(Relation index, ForkNumber forknum, uint32 nbuckets,
+									HnswKeyDirEntry *entries, int nentries, bool use_wal);
+extern bool HnswKeyDirLookup(Relation index, const HnswMetaPageData *meta,
+							 uint32 filterkey, HnswKeyDirEntry *out);
+extern Buffer HnswKeyDirLockForInsert(Relation index, const HnswMetaPageData *meta,
+									  uint32 filterkey);
+extern void HnswKeyDirPush(Page page, uint32 filterkey, ItemPointer etid,
+						   ItemPointer oldhead);
+
 /* hnsw_graph.c: the search kernels shared by build, insert and scan */
 extern int	HnswRandomLevel(int m, pg_prng_state *state);
 extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
@@ -159,7 +174,7 @@ extern bool hnswinsert(Relation index, Datum *values, bool *isnull,
 					   IndexUniqueCheck checkUnique, bool indexUnchanged,
 					   IndexInfo *indexInfo);
 extern void HnswInsertPrepared(Relation index, const HnswIndexInfo *info,
-							   const float *vec, ItemPointer heaptid);
+							   const float *vec, uint32 filterkey, ItemPointer heaptid);
 extern bool HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info,
 								 ItemPointer ntid, int lc,
 								 const ItemPointerData *oldlist, int nold,

@@ -29,6 +29,7 @@
 
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_STRICT;
+int			hnsw_key_exact_scan_limit = -1;
 int			hnsw_max_scan_tuples = 20000;
 
 static relopt_kind hnsw_relopt_kind;
@@ -85,6 +86,14 @@ HnswInit(void)
 							20000, 1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("hnsw");
+	DefineCustomIntVariable("vecq.key_exact_scan_limit",
+							"Sets the most elements of one key an HNSW scan reads whole instead of searching the graph.",
+							"A scan with \"key = value\" on an index with a key column reads all elements of that key "
+							"when there are at most this many, and returns them in exact order; -1 chooses from "
+							"the key's share of the index and hnsw.ef_search.",
+							&hnsw_key_exact_scan_limit,
+							-1, -1, INT_MAX,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 static bytea *
@@ -124,12 +133,35 @@ HnswGetFormat(Relation index)
 	return opts ? (HnswFormat) opts->quantization : HNSW_FORMAT_FLOAT4;
 }
 
-/* The metric of the index's opclass: the value of its support function 1. */
+/*
+ * The metric of the index's opclass: the value of its support function 1.
+ * Also where the shape of a new index is checked: a vector column with a
+ * distance opclass, then at most one key column with a key opclass.
+ */
 HnswMetric
 HnswGetMetric(Relation index)
 {
-	FmgrInfo   *proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
-	int32		metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
+	FmgrInfo   *proc;
+	int32		metric;
+	int			natts = IndexRelationGetNumberOfKeyAttributes(index);
+
+	if (!OidIsValid(index_getprocid(index, 1, HNSW_METRIC_PROC)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("the first column of an hnsw index must be a vector with a distance operator class"),
+				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops.")));
+	if (natts > 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("an hnsw index can have at most two columns"),
+				 errdetail("The second column is the key the index filters by, such as a tenant id.")));
+	if (natts == 2 && !OidIsValid(index_getprocid(index, 2, HNSW_KEY_HASH_PROC)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+				 errmsg("the second column of an hnsw index must be a key with a key operator class"),
+				 errhint("Key columns can be of type integer, bigint, text or uuid.")));
+	proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
+	metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
 
 	if (metric < HNSW_METRIC_L2 || metric > HNSW_METRIC_L1)
 		elog(ERROR, "hnsw opclass support function returned unknown metric %d", metric);
@@ -155,8 +187,10 @@ hnswbuildphasename(int64 phasenum)
 }
 
 /*
- * Check an opclass: ordering operators at strategy 1 and a metric support
- * function 1 taking internal and returning integer.
+ * Check an opclass.  A distance opclass has ordering operators at strategy
+ * 1 and a metric support function 1 taking internal and returning integer;
+ * a key opclass has an equality (search) operator at strategy 1 and a hash
+ * support function 2 taking the type and returning integer.
  */
 static bool
 hnswvalidate(Oid opclassoid)
@@ -169,6 +203,7 @@ hnswvalidate(Oid opclassoid)
 			   *oprlist;
 	char	   *opclassname;
 	bool		have_metric = false;
+	bool		have_hash = false;
 
 	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
 	if (!HeapTupleIsValid(classtup))
@@ -182,8 +217,12 @@ hnswvalidate(Oid opclassoid)
 	{
 		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(&proclist->members[i]->tuple);
 
-		if (procform->amprocnum != HNSW_METRIC_PROC ||
-			!check_amproc_signature(procform->amproc, INT4OID, true, 1, 1, INTERNALOID))
+		if (procform->amprocnum == HNSW_KEY_HASH_PROC &&
+			check_amproc_signature(procform->amproc, INT4OID, true, 1, 1,
+								   procform->amproclefttype))
+			have_hash = true;
+		else if (procform->amprocnum != HNSW_METRIC_PROC ||
+				 !check_amproc_signature(procform->amproc, INT4OID, true, 1, 1, INTERNALOID))
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -194,12 +233,12 @@ hnswvalidate(Oid opclassoid)
 		else
 			have_metric = true;
 	}
-	if (!have_metric)
+	if (have_metric == have_hash)
 	{
 		ereport(INFO,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
-				 errmsg("hnsw operator class \"%s\" lacks support function %d",
-						opclassname, HNSW_METRIC_PROC)));
+				 errmsg("hnsw operator class \"%s\" must have exactly one of support functions %d and %d",
+						opclassname, HNSW_METRIC_PROC, HNSW_KEY_HASH_PROC)));
 		result = false;
 	}
 
@@ -208,9 +247,17 @@ hnswvalidate(Oid opclassoid)
 	{
 		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(&oprlist->members[i]->tuple);
 
-		if (oprform->amopstrategy != 1 || oprform->amoppurpose != AMOP_ORDER ||
-			!check_amop_signature(oprform->amopopr, FLOAT8OID,
-								  oprform->amoplefttype, oprform->amoprighttype))
+		bool		ok;
+
+		if (have_hash)
+			ok = oprform->amopstrategy == 1 && oprform->amoppurpose == AMOP_SEARCH &&
+				check_amop_signature(oprform->amopopr, BOOLOID,
+									 oprform->amoplefttype, oprform->amoprighttype);
+		else
+			ok = oprform->amopstrategy == 1 && oprform->amoppurpose == AMOP_ORDER &&
+				check_amop_signature(oprform->amopopr, FLOAT8OID,
+									 oprform->amoplefttype, oprform->amoprighttype);
+		if (!ok)
 		{
 			ereport(INFO,
 					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
@@ -239,7 +286,7 @@ hnswhandler(PG_FUNCTION_ARGS)
 	amroutine->amcanorderbyop = true;
 	amroutine->amcanbackward = false;
 	amroutine->amcanunique = false;
-	amroutine->amcanmulticol = false;
+	amroutine->amcanmulticol = true;
 	amroutine->amoptionalkey = true;
 	amroutine->amsearcharray = false;
 	amroutine->amsearchnulls = false;

@@ -52,6 +52,7 @@
 #include "storage/lwlock.h"
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -94,6 +95,7 @@ typedef struct BuildElem
 	bool		overflow;		/* vector goes to overflow pages */
 	bool		clamped;		/* code had values outside the ranges */
 	uint32		ordinal;		/* 0, 1, 2, ... in order of allocation */
+	uint32		filterkey;		/* hash of the row's key, or 0 */
 	ItemPointerData tid;		/* element tuple, once placed */
 	ItemPointerData neighbortid;
 	BlockNumber overflow_first;
@@ -241,6 +243,7 @@ arena_alloc(HnswBuildState *bs, int level, ElemRef *ref)
 	e->level = (uint8) level;
 	e->clamped = false;
 	e->ordinal = ordinal;
+	e->filterkey = 0;
 	memset(e->counts, 0, sizeof(e->counts));
 	ItemPointerSetInvalid(&e->tid);
 	ItemPointerSetInvalid(&e->neighbortid);
@@ -597,21 +600,23 @@ graph_insert(HnswBuildState *bs, ElemRef ref)
 
 /* Keep a row that found the arena full, for the on-disk insert later. */
 static void
-spill_row(HnswBuildState *bs, ItemPointer tid, Datum value)
+spill_row(HnswBuildState *bs, ItemPointer tid, Datum value, uint32 filterkey)
 {
-	Datum		values[2];
-	bool		nulls[2] = {false, false};
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
 	MemoryContext old = MemoryContextSwitchTo(bs->buildcxt);
 
 	if (bs->spill == NULL)
 	{
-		bs->spilldesc = CreateTemplateTupleDesc(2);
+		bs->spilldesc = CreateTemplateTupleDesc(3);
 		TupleDescInitEntry(bs->spilldesc, 1, "tid", TIDOID, -1, 0);
 		TupleDescInitEntry(bs->spilldesc, 2, "vec", BYTEAOID, -1, 0);
+		TupleDescInitEntry(bs->spilldesc, 3, "key", INT8OID, -1, 0);
 		bs->spill = tuplestore_begin_heap(false, false, work_mem);
 	}
 	values[0] = PointerGetDatum(tid);
 	values[1] = value;
+	values[2] = Int64GetDatum((int64) filterkey);
 	tuplestore_putvalues(bs->spill, bs->spilldesc, values, nulls);
 	MemoryContextSwitchTo(old);
 	bs->spilled++;
@@ -641,11 +646,13 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	int			level;
 	BuildElem  *e;
 	ElemRef		ref;
+	uint32		filterkey;
 
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(bs->tmpcxt);
 	v = row_vector(values[0], info);
+	filterkey = info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0;
 
 	level = HnswRandomLevel(info->m, &bs->prng);
 	e = arena_alloc(bs, level, &ref);
@@ -657,11 +664,12 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 		memcpy(copy, v, VARSIZE(v));
 		/* a zero vector under cosine is not indexed either way */
 		if (HnswPrepareVector(info->metric, v->x, copy->x, info->dimensions))
-			spill_row(bs, tid, PointerGetDatum(copy));
+			spill_row(bs, tid, PointerGetDatum(copy), filterkey);
 	}
 	else
 	{
 		e->heaptid = *tid;
+		e->filterkey = filterkey;
 		e->overflow = !HnswElementDataInline(bs->iinfo, level);
 		if (HnswPrepareVector(info->metric, v->x, bs->vecbuf, info->dimensions))
 		{
@@ -763,10 +771,11 @@ insert_spilled(HnswBuildState *bs)
 		bool		isnull;
 		ItemPointer tid = (ItemPointer) DatumGetPointer(slot_getattr(slot, 1, &isnull));
 		Datum		vec = slot_getattr(slot, 2, &isnull);
+		uint32		filterkey = (uint32) DatumGetInt64(slot_getattr(slot, 3, &isnull));
 
 		CHECK_FOR_INTERRUPTS();
 		/* the stored vector is already prepared; insert it as a row would be */
-		HnswInsertPrepared(bs->index, bs->iinfo, DatumGetVector(vec)->x, tid);
+		HnswInsertPrepared(bs->index, bs->iinfo, DatumGetVector(vec)->x, filterkey, tid);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	tuplestore_end(bs->spill);
@@ -1078,9 +1087,14 @@ row_reader_end(RowReader *r)
 	MemoryContextDelete(r->cxt);
 }
 
-/* Pass 2: write the data pages in block order; returns the last data page. */
+/*
+ * Pass 2: write the data pages in block order; returns the last data page.
+ * For an index with a key column, links each element to the previous one
+ * written with the same filterkey and collects the key directory's entries
+ * in *keys (filterkey -> HnswKeyDirEntry).
+ */
 static BlockNumber
-write_elements(HnswBuildState *bs)
+write_elements(HnswBuildState *bs, HTAB *keys)
 {
 	const HnswIndexInfo *info = bs->iinfo;
 	Buffer		buf = InvalidBuffer;
@@ -1143,6 +1157,20 @@ write_elements(HnswBuildState *bs)
 			(e->clamped ? HNSW_ELEMENT_CLAMPED : 0);
 		etup->heaptid = e->heaptid;
 		etup->neighbortid = e->neighbortid;
+		etup->filterkey = e->filterkey;
+		ItemPointerSetInvalid(&etup->keynext);
+		if (e->filterkey != 0)
+		{
+			bool		found;
+			HnswKeyDirEntry *k = hash_search(keys, &e->filterkey, HASH_ENTER, &found);
+
+			if (found)
+				etup->keynext = k->head;
+			else
+				k->count = 0;
+			k->head = e->tid;
+			k->count++;
+		}
 		if (e->overflow)
 		{
 			etup->datalen = sizeof(HnswOverflowRef);
@@ -1183,6 +1211,25 @@ write_elements(HnswBuildState *bs)
 	pfree(etup);
 	pfree(ntup);
 	return current;
+}
+
+/* Write the key directory of a new index from the entries collected. */
+static void
+write_keydir(Relation index, HTAB *keys, HnswMetaPageData *meta)
+{
+	long		n = hash_get_num_entries(keys);
+	HnswKeyDirEntry *entries = palloc(sizeof(HnswKeyDirEntry) * Max(n, 1));
+	HASH_SEQ_STATUS seq;
+	HnswKeyDirEntry *k;
+	int			i = 0;
+
+	hash_seq_init(&seq, keys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+		entries[i++] = *k;
+	meta->keydir_nbuckets = HnswKeyDirBuckets((double) n);
+	meta->keydir_first = HnswKeyDirCreate(index, MAIN_FORKNUM, meta->keydir_nbuckets,
+										  entries, i, false);
+	pfree(entries);
 }
 
 /* Write the metapage (block 0) of an index. */
@@ -1232,6 +1279,8 @@ write_meta(Relation index, ForkNumber forknum, const HnswIndexInfo *info,
 	meta->nelements = nelements;
 	meta->quant_params = quant ? quant->quant_params : InvalidBlockNumber;
 	meta->quant_sample = quant ? quant->quant_sample : 0;
+	meta->keydir_first = quant ? quant->keydir_first : InvalidBlockNumber;
+	meta->keydir_nbuckets = quant ? quant->keydir_nbuckets : 0;
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(HnswMetaPageData)) - (char *) page;
 
 	if (use_wal)
@@ -1253,6 +1302,7 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->metric = HnswGetMetric(index);
 	info->format = HnswGetFormat(index);
 	info->sq8 = NULL;
+	info->haskey = HnswIndexHasKey(index);
 	if (info->ef_construction < 2 * info->m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1565,6 +1615,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+	/* the columns' opclasses first: a misplaced key has no dimensions either */
+	(void) HnswGetMetric(index);
 	if (dimensions < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1579,6 +1631,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	write_meta(index, MAIN_FORKNUM, &info, NULL, NULL, -1, InvalidBlockNumber, 0, true, false);
 	memset(&quant, 0, sizeof(quant));
 	quant.quant_params = InvalidBlockNumber;
+	quant.keydir_first = InvalidBlockNumber;
 
 	/*
 	 * The arena holds what the pages will, unless a float4 graph would not
@@ -1698,7 +1751,20 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, 0);
 	connect_unreachable(&bs);
 	place_elements(&bs);
-	last_page = write_elements(&bs);
+	{
+		HASHCTL		ctl;
+		HTAB	   *keys;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(HnswKeyDirEntry);
+		ctl.hcxt = CurrentMemoryContext;
+		keys = hash_create("hnsw build keys", 1024, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		last_page = write_elements(&bs, keys);
+		if (info.haskey)
+			write_keydir(index, keys, &quant);
+		hash_destroy(keys);
+	}
 	if (shared->entry != NO_ELEM)
 	{
 		entry = elem(&bs, shared->entry);
@@ -1754,6 +1820,7 @@ hnswbuildempty(Relation index)
 	init_info(index, &info, Max(dimensions, 0));
 	memset(&quant, 0, sizeof(quant));
 	quant.quant_params = InvalidBlockNumber;
+	quant.keydir_first = InvalidBlockNumber;
 	write_meta(index, INIT_FORKNUM, &info, NULL, NULL, -1, InvalidBlockNumber, 0, true, true);
 	if (info.format == HNSW_FORMAT_SQ8 && dimensions > 0)
 	{
@@ -1762,7 +1829,14 @@ hnswbuildempty(Relation index)
 		/* no rows to learn from: the default ranges */
 		QuantSq8Train(&sq8, dimensions, NULL, 0);
 		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, &sq8, true);
+	}
+	if (info.haskey)
+	{
+		quant.keydir_nbuckets = HNSW_KEYDIR_MIN_BUCKETS;
+		quant.keydir_first = HnswKeyDirCreate(index, INIT_FORKNUM, quant.keydir_nbuckets,
+											  NULL, 0, true);
+	}
+	if (quant.quant_params != InvalidBlockNumber || info.haskey)
 		write_meta(index, INIT_FORKNUM, &info, &quant, NULL, -1, InvalidBlockNumber, 0,
 				   false, true);
-	}
 }

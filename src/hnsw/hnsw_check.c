@@ -16,8 +16,12 @@
  * Then: the metapage's entry point, and reachability: every live element
  * must be reachable from the entry point on level 0 (through deleted
  * elements too, as scans are), and on each higher level every element of
- * that level.  With heapallindexed, every heap row visible to the current
- * snapshot with a non-NULL vector must be in the index.
+ * that level.  For an index with a key column, the key directory: every
+ * entry on the bucket page its filterkey maps to (or that page's overflow
+ * chain), no filterkey twice, each entry's chain of exactly count elements
+ * with that filterkey and no cycle, and every element with a key on the
+ * chain of its filterkey.  With heapallindexed, every heap row visible to
+ * the current snapshot with a non-NULL vector must be in the index.
  *
  * Buffers are share-locked one at a time; the index is read under
  * AccessShareLock, so concurrent inserts may make a list briefly point to
@@ -58,7 +62,10 @@ typedef struct CheckElem
 	int32		index;			/* 0, 1, 2, ... */
 	uint8		level;
 	bool		deleted;
+	bool		chained;		/* found on its key's chain */
+	uint32		filterkey;
 	ItemPointerData neighbortid;
+	ItemPointerData keynext;
 } CheckElem;
 
 typedef struct CheckNbr
@@ -357,9 +364,17 @@ scan_tuples(CheckState *cs, BlockNumber nblocks)
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
+		if (flags & HNSW_PAGE_KEYDIR)
+		{
+			/* checked by check_keys() */
+			if (cs->meta.keydir_nbuckets == 0)
+				problem(cs, blkno, 0, "index without a key column has a key directory page");
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		if (!(flags & HNSW_PAGE_DATA))
 		{
-			problem(cs, blkno, 0, "page is neither a data page nor an overflow page");
+			problem(cs, blkno, 0, "page is neither a data page, an overflow page nor a key directory page");
 			UnlockReleaseBuffer(buf);
 			continue;
 		}
@@ -422,7 +437,15 @@ scan_tuples(CheckState *cs, BlockNumber nblocks)
 				e->index = cs->nelems++;
 				e->level = Min(etup->level, HNSW_MAX_LEVEL);
 				e->deleted = deleted;
+				e->chained = false;
+				e->filterkey = etup->filterkey;
 				e->neighbortid = etup->neighbortid;
+				e->keynext = etup->keynext;
+				if (cs->meta.keydir_nbuckets == 0 && etup->filterkey != 0)
+					problem(cs, blkno, off, "element has key hash %u in an index without a key column",
+							etup->filterkey);
+				if (etup->filterkey == 0 && ItemPointerIsValid(&etup->keynext))
+					problem(cs, blkno, off, "element without a key links to another element by key");
 				if (!deleted && ItemPointerIsValid(&etup->heaptid))
 					(void) lookup(cs->heaptids, &etup->heaptid, HASH_ENTER, &found);
 			}
@@ -484,6 +507,138 @@ check_owners(CheckState *cs)
 						n->nslots, HNSW_NEIGHBOR_SLOTS(e->level, cs->meta.m));
 		}
 	}
+}
+
+/* Follow the chain of one directory entry. */
+static void
+check_key_chain(CheckState *cs, BlockNumber blkno, int slot, const HnswKeyDirEntry *k)
+{
+	ItemPointerData tid = k->head;
+	uint32		n = 0;
+
+	while (ItemPointerIsValid(&tid))
+	{
+		CheckElem  *e = lookup(cs->elems, &tid, HASH_FIND, NULL);
+
+		if (e == NULL)
+		{
+			problem(cs, blkno, slot, "chain of key hash %u reaches (%u,%u), which is not an element",
+					k->filterkey, ItemPointerGetBlockNumberNoCheck(&tid),
+					ItemPointerGetOffsetNumberNoCheck(&tid));
+			return;
+		}
+		if (e->chained)
+		{
+			problem(cs, blkno, slot, "chain of key hash %u reaches element (%u,%u) a second time",
+					k->filterkey, ItemPointerGetBlockNumberNoCheck(&tid),
+					ItemPointerGetOffsetNumberNoCheck(&tid));
+			return;
+		}
+		e->chained = true;
+		if (e->filterkey != k->filterkey)
+			problem(cs, blkno, slot, "chain of key hash %u reaches element (%u,%u) with key hash %u",
+					k->filterkey, ItemPointerGetBlockNumberNoCheck(&tid),
+					ItemPointerGetOffsetNumberNoCheck(&tid), e->filterkey);
+		n++;
+		tid = e->keynext;
+	}
+	if (n != k->count)
+		problem(cs, blkno, slot, "chain of key hash %u has %u elements, its entry says %u",
+				k->filterkey, n, k->count);
+}
+
+/*
+ * The key directory of an index with a key column; slot numbers in the
+ * problems are entry positions on the directory page, from 1.
+ */
+static void
+check_keys(CheckState *cs, BlockNumber nblocks)
+{
+	uint32		nb = cs->meta.keydir_nbuckets;
+	HTAB	   *seen;
+	HASH_SEQ_STATUS hseq;
+	CheckElem  *e;
+
+	if (nb == 0)
+		return;
+	if ((nb & (nb - 1)) != 0 || cs->meta.keydir_first == InvalidBlockNumber ||
+		cs->meta.keydir_first == HNSW_METAPAGE_BLKNO ||
+		(uint64) cs->meta.keydir_first + nb > nblocks)
+	{
+		problem(cs, 0, 0, "metapage has an invalid key directory (first block %u, %u buckets)",
+				cs->meta.keydir_first, nb);
+		return;
+	}
+	seen = make_hash("hnsw check keys", sizeof(uint64));
+	for (uint32 b = 0; b < nb; b++)
+	{
+		BlockNumber blkno = cs->meta.keydir_first + b;
+		int			hops = 0;
+
+		while (blkno != InvalidBlockNumber)
+		{
+			Buffer		buf;
+			Page		page;
+			uint16		flags;
+			HnswKeyDirPage dir;
+			HnswKeyDirEntry *entries;
+			uint32		n;
+			BlockNumber next;
+
+			CHECK_FOR_INTERRUPTS();
+			if (blkno >= nblocks || blkno == HNSW_METAPAGE_BLKNO || ++hops > (int) nblocks)
+			{
+				problem(cs, blkno, 0, "key directory chain of bucket %u is broken", b);
+				break;
+			}
+			buf = ReadBufferExtended(cs->index, MAIN_FORKNUM, blkno, RBM_NORMAL, cs->strategy);
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			page = BufferGetPage(buf);
+			if (!check_page(cs, page, blkno, &flags) || !(flags & HNSW_PAGE_KEYDIR))
+			{
+				problem(cs, blkno, 0, "key directory of bucket %u reaches a page that is not a key directory page", b);
+				UnlockReleaseBuffer(buf);
+				break;
+			}
+			dir = HnswPageGetKeyDir(page);
+			n = dir->nentries;
+			if (n > HNSW_KEYDIR_CAPACITY)
+			{
+				problem(cs, blkno, 0, "key directory page has %u entries, more than %zu", n,
+						(size_t) HNSW_KEYDIR_CAPACITY);
+				n = 0;
+			}
+			entries = palloc(sizeof(HnswKeyDirEntry) * Max(n, 1));
+			memcpy(entries, dir->entries, sizeof(HnswKeyDirEntry) * n);
+			next = HnswPageGetOpaque(page)->nextblkno;
+			UnlockReleaseBuffer(buf);
+
+			for (uint32 i = 0; i < n; i++)
+			{
+				uint64		key = entries[i].filterkey;
+				bool		found;
+
+				if (entries[i].filterkey == 0)
+					problem(cs, blkno, i + 1, "key directory entry has key hash 0");
+				else if ((entries[i].filterkey & (nb - 1)) != b)
+					problem(cs, blkno, i + 1, "key hash %u belongs to bucket %u, not %u",
+							entries[i].filterkey, entries[i].filterkey & (nb - 1), b);
+				(void) hash_search(seen, &key, HASH_ENTER, &found);
+				if (found)
+					problem(cs, blkno, i + 1, "key hash %u has a second directory entry",
+							entries[i].filterkey);
+				else
+					check_key_chain(cs, blkno, i + 1, &entries[i]);
+			}
+			pfree(entries);
+			blkno = next;
+		}
+	}
+	hash_seq_init(&hseq, cs->elems);
+	while ((e = hash_seq_search(&hseq)) != NULL)
+		if (e->filterkey != 0 && !e->chained)
+			problem(cs, e->key >> 16, (int) (e->key & 0xFFFF),
+					"element with key hash %u is not on its key's chain", e->filterkey);
 }
 
 /* Pass 2: every neighbour list; builds the adjacency for reachability. */
@@ -787,6 +942,7 @@ vecq_index_check(PG_FUNCTION_ARGS)
 					"%lld of %lld elements have values outside the quantization ranges learned when the index was built (clamped: their codes are less precise; REINDEX learns new ranges)",
 					(long long) cs.nclamped, (long long) cs.nlive);
 		check_owners(&cs);
+		check_keys(&cs, nblocks);
 		scan_lists(&cs, nblocks);
 		check_reachability(&cs);
 		if (heapallindexed)

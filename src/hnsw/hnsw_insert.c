@@ -47,9 +47,10 @@ typedef struct LevelNeighbors
  */
 static void
 write_element(Relation index, const HnswIndexInfo *info, const float *vec,
-			  ItemPointer heaptid, int level, LevelNeighbors *nbrs,
+			  uint32 filterkey, ItemPointer heaptid, int level, LevelNeighbors *nbrs,
 			  ItemPointer etid)
 {
+	Buffer		dirbuf = InvalidBuffer;
 	Size		datalen = HnswElementDataSize(info);
 	bool		overflow = !HnswElementDataInline(info, level);
 	Size		esize = overflow ? HNSW_ELEMENT_TUPLE_SIZE(sizeof(HnswOverflowRef))
@@ -68,7 +69,9 @@ write_element(Relation index, const HnswIndexInfo *info, const float *vec,
 
 	etup->type = HNSW_ELEMENT_TUPLE;
 	etup->level = (uint8) level;
+	etup->filterkey = filterkey;
 	etup->heaptid = *heaptid;
+	ItemPointerSetInvalid(&etup->keynext);
 	if (overflow)
 	{
 		BlockNumber first;
@@ -101,6 +104,11 @@ write_element(Relation index, const HnswIndexInfo *info, const float *vec,
 	}
 
 	HnswReadMeta(index, &meta);
+
+	/* a keyed element: its directory page first (see hnsw_key.c) */
+	if (filterkey != 0)
+		dirbuf = HnswKeyDirLockForInsert(index, &meta, filterkey);
+
 	blkno = meta.insert_page;
 	if (blkno != InvalidBlockNumber)
 	{
@@ -126,14 +134,22 @@ write_element(Relation index, const HnswIndexInfo *info, const float *vec,
 	eoff = OffsetNumberNext(PageGetMaxOffsetNumber(page));
 	noff = OffsetNumberNext(eoff);
 	ItemPointerSet(&etup->neighbortid, BufferGetBlockNumber(buf), noff);
+	ItemPointerSet(etid, BufferGetBlockNumber(buf), eoff);
+	if (dirbuf != InvalidBuffer)
+	{
+		Page		dirpage = GenericXLogRegisterBuffer(state, dirbuf, 0);
+
+		HnswKeyDirPush(dirpage, filterkey, etid, &etup->keynext);
+	}
 	if (PageAddItem(page, (Item) etup, esize, eoff, false, false) != eoff ||
 		PageAddItem(page, (Item) ntup, nsize, noff, false, false) != noff)
 		elog(ERROR, "could not add an element to index \"%s\"",
 			 RelationGetRelationName(index));
 	GenericXLogFinish(state);
-	ItemPointerSet(etid, BufferGetBlockNumber(buf), eoff);
 	blkno = BufferGetBlockNumber(buf);
 	UnlockReleaseBuffer(buf);
+	if (dirbuf != InvalidBuffer)
+		UnlockReleaseBuffer(dirbuf);
 
 	/* a new page becomes the insert page (never move it backwards) */
 	if (newpage)
@@ -407,7 +423,7 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 /* Insert one vector; the caller has checked its dimensions. */
 static void
 insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
-			  ItemPointer heaptid, MemoryContext cxt)
+			  uint32 filterkey, ItemPointer heaptid, MemoryContext cxt)
 {
 	int			level = HnswRandomLevel(info->m, &pg_global_prng_state);
 	LOCKMODE	mode = ShareLock;
@@ -428,7 +444,7 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 
 	if (meta.entry_level >= 0)
 		find_neighbors(index, info, vec, &meta, level, nbrs, cxt);
-	write_element(index, info, vec, heaptid, level, nbrs, &etid);
+	write_element(index, info, vec, filterkey, heaptid, level, nbrs, &etid);
 	note_new_element(index, &etid, level);
 	for (int lc = Min(level, meta.entry_level); lc >= 0; lc--)
 	{
@@ -455,13 +471,13 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
  */
 void
 HnswInsertPrepared(Relation index, const HnswIndexInfo *info, const float *vec,
-				   ItemPointer heaptid)
+				   uint32 filterkey, ItemPointer heaptid)
 {
 	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw insert",
 											  ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	insert_vector(index, info, vec, heaptid, cxt);
+	insert_vector(index, info, vec, filterkey, heaptid, cxt);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 }
@@ -491,7 +507,9 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
 	vec = palloc(HnswVectorSize(info));
 	if (HnswPrepareVector(info->metric, v->x, vec, info->dimensions))
-		insert_vector(index, info, vec, heap_tid, cxt);
+		insert_vector(index, info, vec,
+					  info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0,
+					  heap_tid, cxt);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
 	return false;

@@ -21,6 +21,9 @@
 
 #include "hnsw/hnsw.h"
 
+StaticAssertDecl(offsetof(HnswElementTupleData, data) == 32,
+				 "element data must stay 8-byte aligned");
+
 void
 HnswInitPage(Page page, uint16 flags)
 {
@@ -87,6 +90,14 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
 	page = BufferGetPage(buf);
 	HnswCheckPage(index, page, HNSW_METAPAGE_BLKNO, HNSW_PAGE_META);
 	m = HnswPageGetMeta(page);
+	if (m->magic == HNSW_MAGIC && m->version < HNSW_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" was built by an older version of vecq",
+						RelationGetRelationName(index)),
+				 errdetail("Its pages have layout version %u; this version of vecq reads version %u.",
+						   m->version, HNSW_VERSION),
+				 errhint("REINDEX it.")));
 	if (m->magic != HNSW_MAGIC || m->version != HNSW_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -168,6 +179,13 @@ rel_cache(Relation index)
 		rc->info.ef_construction = meta.ef_construction;
 		rc->info.metric = (HnswMetric) meta.metric;
 		rc->info.format = (HnswFormat) meta.format;
+		rc->info.haskey = HnswIndexHasKey(index);
+		if (rc->info.haskey && meta.keydir_nbuckets == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a key column but no key directory",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
 		if (rc->info.format == HNSW_FORMAT_SQ8)
 			rc->info.sq8 = read_quant_params(index, &meta);
 		else if (rc->info.format != HNSW_FORMAT_FLOAT4)

@@ -23,13 +23,14 @@
 
 #define HNSW_METAPAGE_BLKNO		0
 #define HNSW_MAGIC				0x56514857	/* "VQHW" */
-#define HNSW_VERSION			1
+#define HNSW_VERSION			2	/* 1: vecq 0.2 (no key chains) */
 #define HNSW_PAGE_ID			0xFB17
 
 /* page types (HnswPageOpaqueData.flags) */
 #define HNSW_PAGE_META			(1 << 0)
 #define HNSW_PAGE_DATA			(1 << 1)
 #define HNSW_PAGE_OVERFLOW		(1 << 2)
+#define HNSW_PAGE_KEYDIR		(1 << 3)
 
 typedef struct HnswPageOpaqueData
 {
@@ -63,6 +64,9 @@ typedef struct HnswMetaPageData
 	/* fields below are zero in indexes made before they existed */
 	BlockNumber quant_params;	/* format sq8: overflow chain of lo[], step[] */
 	uint32		quant_sample;	/* rows the ranges were learned from */
+	/* indexes with a key column: the key directory (see below) */
+	BlockNumber keydir_first;	/* first of keydir_nbuckets bucket pages */
+	uint32		keydir_nbuckets;	/* a power of two; 0: no key column */
 } HnswMetaPageData;
 
 typedef HnswMetaPageData *HnswMetaPage;
@@ -81,9 +85,10 @@ typedef HnswMetaPageData *HnswMetaPage;
 /*
  * An element: one indexed heap row.  data[] holds the vector in the index's
  * format (float4, or a QuantSq8Code), or, when that does not fit
- * on a page, an HnswOverflowRef to a chain of overflow pages.  filterkey is
- * a small key the scan can test without visiting the heap (reserved for
- * tenant filtering; 0 = none).
+ * on a page, an HnswOverflowRef to a chain of overflow pages.  In an index
+ * with a key column, filterkey is the 32-bit hash of the row's key (never
+ * 0; 0 means a NULL key or no key column), and keynext links the elements
+ * with the same filterkey, newest first, from their key directory entry.
  */
 typedef struct HnswElementTupleData
 {
@@ -94,6 +99,8 @@ typedef struct HnswElementTupleData
 	uint32		filterkey;
 	ItemPointerData heaptid;
 	ItemPointerData neighbortid;	/* this element's neighbour tuple */
+	ItemPointerData keynext;	/* next element with this filterkey */
+	uint16		unused2;
 	uint32		datalen;		/* bytes of the element's data */
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } HnswElementTupleData;
@@ -136,6 +143,41 @@ typedef HnswNeighborTupleData *HnswNeighborTuple;
 #define HNSW_PAGE_FREE_SPACE \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - \
 	 MAXALIGN(sizeof(HnswPageOpaqueData)) - 2 * sizeof(ItemIdData))
+
+/*
+ * The key directory of an index with a key column: keydir_nbuckets bucket
+ * pages in consecutive blocks; the entry of a filterkey is on bucket page
+ * (filterkey & (nbuckets - 1)) or on an overflow page chained to it by
+ * nextblkno.  Only the last page of a chain gets new entries, and entries
+ * are never removed, so a search under one page lock at a time finds every
+ * entry.  count is the length of the key's element chain (deleted elements
+ * included): what scanning it costs.
+ */
+typedef struct HnswKeyDirEntry
+{
+	uint32		filterkey;
+	uint32		count;
+	ItemPointerData head;		/* newest element with this filterkey */
+	uint16		unused;
+} HnswKeyDirEntry;
+
+typedef struct HnswKeyDirPageData
+{
+	uint32		nentries;
+	uint32		unused;
+	HnswKeyDirEntry entries[FLEXIBLE_ARRAY_MEMBER];
+} HnswKeyDirPageData;
+
+typedef HnswKeyDirPageData *HnswKeyDirPage;
+
+#define HnswPageGetKeyDir(page) ((HnswKeyDirPage) PageGetContents(page))
+
+#define HNSW_KEYDIR_CAPACITY \
+	((BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(HnswPageOpaqueData)) - \
+	  offsetof(HnswKeyDirPageData, entries)) / sizeof(HnswKeyDirEntry))
+
+/* fewest bucket pages a directory gets */
+#define HNSW_KEYDIR_MIN_BUCKETS		16
 
 /* bytes of vector data an overflow page holds */
 #define HNSW_OVERFLOW_PAGE_CAPACITY \

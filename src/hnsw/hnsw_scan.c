@@ -28,6 +28,20 @@
  * A candidate re-ranked after a farther row was returned is skipped in
  * strict_order, returned in relaxed_order.
  *
+ * Key conditions.  On an index with a key column (hnsw_key.c) the scan may
+ * get "key = value" (from the query or from a row-level security policy).
+ * The key's directory entry says how many elements it has, c.  Reading
+ * them all costs c element visits and gives the exact order; a graph
+ * search that returns only the key's elements visits about ef_search * 2m
+ * elements per ef_search results, and with the key holding a share
+ * p = c / n of the index it must look at about 1 / p times as many before
+ * it has ef_search of them: ef_search * 2m * n / c.  The scan reads the
+ * chain when that is no cheaper, c <= sqrt(ef_search * 2m * n), unless
+ * vecq.key_exact_scan_limit says otherwise.  The graph search starts from
+ * the usual descent and from the newest elements of the key, so that a key
+ * whose rows sit apart from the rest is reached; elements of other keys
+ * still lead it on.  Different keys may share a hash: rows are rechecked.
+ *
  * src/hnsw/hnsw_scan.c
  *
  *-------------------------------------------------------------------------
@@ -68,7 +82,11 @@ typedef struct HnswScanOpaqueData
 	int			maxscored;
 	uint64		nreranked;		/* rows re-ranked in all */
 	uint64		nreturned;		/* rows returned */
+	bool		keyed;			/* the scan has a key condition */
 } HnswScanOpaqueData;
+
+/* elements of a key the graph search of that key starts from */
+#define HNSW_KEY_SEEDS	8
 
 /* a re-ranked candidate */
 typedef struct Scored
@@ -127,6 +145,40 @@ hnswrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys,
 		memmove(scan->orderByData, orderbys, scan->numberOfOrderBys * sizeof(ScanKeyData));
 }
 
+/*
+ * The filterkey the scan's key conditions ask for: 0 if there are none;
+ * false if no row can match (a NULL, or two different values).
+ */
+static bool
+scan_filterkey(IndexScanDesc scan, uint32 *filterkey)
+{
+	*filterkey = 0;
+	for (int i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+		uint32		h;
+
+		if (key->sk_flags & SK_ISNULL)
+			return false;
+		h = HnswKeyHash(scan->indexRelation, key->sk_argument, false);
+		if (*filterkey != 0 && h != *filterkey)
+			return false;
+		*filterkey = h;
+	}
+	return true;
+}
+
+/* Whether a key with count elements is read whole (see the header). */
+static bool
+key_exact(const HnswIndexInfo *info, const HnswMetaPageData *meta, uint32 count)
+{
+	double		n = Max((double) meta->nelements, 1.0);
+
+	if (hnsw_key_exact_scan_limit >= 0)
+		return count <= (uint32) hnsw_key_exact_scan_limit;
+	return (double) count * count <= (double) hnsw_ef_search * 2 * info->m * n;
+}
+
 /* Start the search: prepare the query and search level 0 once. */
 static void
 start_search(IndexScanDesc scan)
@@ -138,6 +190,10 @@ start_search(IndexScanDesc scan)
 	ScanKey		key;
 	int			ep;
 	ItemPointerData eptid;
+	uint32		filterkey;
+	HnswKeyDirEntry keyentry;
+	int			seeds[HNSW_KEY_SEEDS + 1];
+	int			nseeds = 0;
 
 	if (scan->numberOfOrderBys == 0 || scan->orderByData == NULL)
 		ereport(ERROR,
@@ -174,20 +230,44 @@ start_search(IndexScanDesc scan)
 	so->search.want_bounds = so->bounded;
 	so->started = true;
 	HnswReadMeta(scan->indexRelation, &meta);
-	if (meta.entry_level < 0)
+	pgstat_count_index_scan(scan->indexRelation);
+	so->keyed = scan->numberOfKeys > 0;
+	if (meta.entry_level < 0 || !scan_filterkey(scan, &filterkey) ||
+		(filterkey != 0 && !HnswKeyDirLookup(scan->indexRelation, &meta, filterkey, &keyentry)))
 	{
 		so->done = true;
 		MemoryContextSwitchTo(old);
 		return;
 	}
+	so->search.filterkey = filterkey;
+	if (filterkey != 0 && key_exact(info, &meta, keyentry.count))
+	{
+		HnswSearchChain(&so->search, &keyentry.head, filterkey, 0);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+
 	ep = HnswSearchDescend(&so->search, &meta.entry, meta.entry_level, 0);
 	eptid = so->search.pool[ep].tid;
 	/* level 0 gets a visited set of its own */
 	HnswSearchReset(&so->search);
 	so->search.layer = 0;
-	ep = HnswSearchVisit(&so->search, &eptid);
-	HnswSearchLayer(&so->search, &ep, 1, hnsw_ef_search, 0);
-	pgstat_count_index_scan(scan->indexRelation);
+	seeds[nseeds++] = HnswSearchVisit(&so->search, &eptid);
+	if (filterkey != 0)
+	{
+		ItemPointerData tid = keyentry.head;
+
+		while (nseeds <= HNSW_KEY_SEEDS && ItemPointerIsValid(&tid))
+		{
+			int			i = HnswSearchVisit(&so->search, &tid);
+
+			if (i < 0)
+				break;
+			seeds[nseeds++] = i;
+			tid = so->search.pool[i].keynext;
+		}
+	}
+	HnswSearchLayer(&so->search, seeds, nseeds, hnsw_ef_search, 0);
 	MemoryContextSwitchTo(old);
 }
 
@@ -361,7 +441,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			MemoryContextSwitchTo(old);
 			if (!found)
 				so->done = true;
-			scan->xs_recheck = false;
+			scan->xs_recheck = so->keyed;
 			scan->xs_recheckorderby = false;
 			return found;
 		}
@@ -379,7 +459,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 			continue;
 		so->last_dist = Max(so->last_dist, c->dist);
 		scan->xs_heaptid = c->heaptid;
-		scan->xs_recheck = false;
+		scan->xs_recheck = so->keyed;
 		scan->xs_recheckorderby = false;
 		return true;
 	}

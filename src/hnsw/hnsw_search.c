@@ -10,6 +10,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -343,6 +345,8 @@ visit_pinned(HnswSearch *s, ItemPointer tid, Buffer buf)
 	c->tid = *tid;
 	c->neighbortid = etup->neighbortid;
 	c->heaptid = etup->heaptid;
+	c->keynext = etup->keynext;
+	c->filterkey = etup->filterkey;
 	c->level = etup->level;
 	c->deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
 	c->returned = false;
@@ -416,11 +420,22 @@ HnswSearchVisit(HnswSearch *s, ItemPointer tid)
 	return i;
 }
 
-/* Offer a discovered element to the result heaps (live elements only). */
+/* Whether a discovered element may be a result: live, and of the key. */
+static inline bool
+is_result(HnswSearch *s, int i)
+{
+	return !s->pool[i].deleted &&
+		(s->filterkey == 0 || s->pool[i].filterkey == s->filterkey);
+}
+
+/*
+ * Offer a discovered element to the result heaps (results only; with a
+ * filterkey, the other elements still lead the search on).
+ */
 static void
 offer(HnswSearch *s, int i)
 {
-	if (s->pool[i].deleted)
+	if (!is_result(s, i))
 		return;
 	if (s->ntop < s->ef)
 		heap_push(s, s->top, &s->ntop, i, true);
@@ -527,7 +542,7 @@ expand_one(HnswSearch *s, int c)
 		heap_push(s, s->cand, &s->ncand, e, false);
 		if (s->resumed || (s->ntop >= s->ef && s->pool[e].dist > DIST(s, s->top[0])))
 		{
-			if (!s->pool[e].deleted)
+			if (is_result(s, e))
 				heap_push(s, s->rest, &s->nrest, e, false);
 		}
 		else
@@ -580,6 +595,49 @@ HnswSearchLayer(HnswSearch *s, const int *entries, int nentries, int ef, int lc)
 	}
 	expand(s);
 	drain_top(s);
+}
+
+static int
+cmp_dist(const void *a, const void *b, void *arg)
+{
+	const HnswCandidate *pool = (const HnswCandidate *) arg;
+	double		x = pool[*(const int *) a].dist;
+	double		y = pool[*(const int *) b].dist;
+
+	/* NaN last */
+	if (isnan(x) || isnan(y))
+		return isnan(x) - isnan(y);
+	return (x > y) - (x < y);
+}
+
+void
+HnswSearchChain(HnswSearch *s, ItemPointer head, uint32 filterkey, uint64 budget)
+{
+	ItemPointerData tid = *head;
+	int			n = 0;
+
+	s->layer = -1;				/* no neighbour lists needed */
+	while (ItemPointerIsValid(&tid) && (budget == 0 || s->ndistances < budget))
+	{
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		i = HnswSearchVisit(s, &tid);
+		if (i < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has a key chain that loops at (%u,%u)",
+							RelationGetRelationName(s->index),
+							ItemPointerGetBlockNumber(&tid), ItemPointerGetOffsetNumber(&tid)),
+					 errhint("Please REINDEX it.")));
+		if (!s->pool[i].deleted && s->pool[i].filterkey == filterkey)
+			s->out[n++] = i;
+		tid = s->pool[i].keynext;
+	}
+	qsort_arg(s->out, n, sizeof(int), cmp_dist, s->pool);
+	s->nout = n;
+	s->outpos = 0;
+	s->ncand = s->ntop = s->nrest = 0;
 }
 
 int

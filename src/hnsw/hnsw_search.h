@@ -28,6 +28,8 @@ typedef struct HnswCandidate
 	ItemPointerData tid;		/* element tuple */
 	ItemPointerData neighbortid;	/* its neighbour tuple */
 	ItemPointerData heaptid;
+	ItemPointerData keynext;	/* next element with its filterkey */
+	uint32		filterkey;
 	uint8		level;
 	bool		deleted;
 	bool		returned;
@@ -53,6 +55,7 @@ typedef struct HnswSearch
 	HnswQuery	q;				/* the same, for distances to element data */
 	bool		keep_vectors;	/* keep a float4 copy of each vector */
 	bool		want_bounds;	/* compute HnswCandidate.bound */
+	uint32		filterkey;		/* if not 0: only these elements are results */
 	MemoryContext cxt;			/* everything below lives here */
 
 	HnswCandidate *pool;
@@ -109,6 +112,15 @@ extern int	HnswSearchVisit(HnswSearch *s, ItemPointer tid);
  */
 extern void HnswSearchLayer(HnswSearch *s, const int *entries, int nentries,
 							int ef, int lc);
+
+/*
+ * Read a key's chain of elements from head (an exact search of one key):
+ * afterwards out[] holds its live elements with that filterkey, ascending,
+ * and the search has nothing more to resume.  Stops early after budget
+ * elements if budget > 0.
+ */
+extern void HnswSearchChain(HnswSearch *s, ItemPointer head, uint32 filterkey,
+							uint64 budget);
 
 /* Greedy descent from the entry point to layer target+1; returns pool index. */
 extern int	HnswSearchDescend(HnswSearch *s, ItemPointer entry, int entry_level,

@@ -33,10 +33,18 @@ CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (ef_search = 10)
 \echo :SQLSTATE
 CREATE INDEX ON items USING hnsw (embedding vector_l2_ops) WITH (m = 'many');
 \echo :SQLSTATE
--- no default opclass, one column only, no unique
+-- no default opclass; a vector then at most one key column; no unique
 CREATE INDEX ON items USING hnsw (embedding);
 \echo :SQLSTATE
-CREATE INDEX ON items USING hnsw (embedding vector_l2_ops, id);
+CREATE INDEX ON items USING hnsw (embedding vector_l2_ops, id, id);
+\echo :SQLSTATE
+CREATE INDEX ON items USING hnsw (id, embedding vector_l2_ops);
+\echo :SQLSTATE
+CREATE INDEX ON items USING hnsw (embedding vector_l2_ops, embedding vector_l2_ops);
+\echo :SQLSTATE
+CREATE INDEX ON items USING hnsw (embedding vector_l2_ops, (id::float8));
+\echo :SQLSTATE
+CREATE INDEX ON items USING hnsw (embedding vector_l2_ops, id) INCLUDE (id);
 \echo :SQLSTATE
 CREATE UNIQUE INDEX ON items USING hnsw (embedding vector_l2_ops);
 \echo :SQLSTATE
