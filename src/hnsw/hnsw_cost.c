@@ -12,6 +12,11 @@
  * index for ORDER BY ... LIMIT k and a sort for queries that need every
  * row.
  *
+ * With a key condition ("key = value" on the second column), the scan
+ * either reads the key's elements whole or searches the graph for them,
+ * looking at about 1 / p times as many elements for a key with a share p
+ * of the rows (see hnsw_scan.c); the estimate takes the cheaper.
+ *
  * src/hnsw/hnsw_cost.c
  *
  *-------------------------------------------------------------------------
@@ -41,6 +46,8 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	double		visited;
 	double		ratio;
 	double		pages;
+	bool		keyed = false;
+	ListCell   *lc;
 
 	if (path->indexorderbys == NIL)
 	{
@@ -70,6 +77,16 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	 */
 	tuples = Max(path->indexinfo->tuples, 1);
 	visited = Min(tuples, (double) hnsw_ef_search * 2 * m + log(tuples) * m);
+	foreach(lc, path->indexclauses)
+		if (lfirst_node(IndexClause, lc)->indexcol == 1)
+			keyed = true;
+	if (keyed)
+	{
+		double		share = Max(costs.indexSelectivity, 1.0 / tuples);
+
+		visited = Min(share * tuples, Min(tuples, visited / share));
+		visited = Max(visited, 1);
+	}
 	ratio = visited / tuples;
 	pages = Max(1.0, costs.numIndexPages * ratio);
 
