@@ -41,6 +41,10 @@ $node->safe_psql('postgres', q{
 	INSERT INTO items SELECT i, vec(i) FROM generate_series(1, 3000) i;
 	CREATE INDEX items_idx ON items USING hnsw (embedding vector_l2_ops)
 		WITH (m = 8, ef_construction = 32);
+	-- a keyed index too: each insert changes a key directory page and a
+	-- data page in one WAL record
+	CREATE INDEX items_kidx ON items USING hnsw (embedding vector_l2_ops, ((id % 37)::int))
+		WITH (m = 8, ef_construction = 32);
 });
 
 # session k inserts ids k * 1,000,000 + 1, + 2, ... in order; psql prints
@@ -111,6 +115,21 @@ sub index_problems
 		is($node->safe_psql('postgres', "SELECT count(*) FROM vecq_index_check('items_idx')"),
 			'0', "$what: vecq_index_check finds no problem");
 	}
+	is($node->safe_psql('postgres', "SELECT count(*) FROM vecq_index_check('items_kidx')"),
+		'0', "$what: vecq_index_check finds no problem in the keyed index");
+
+	# every row of a key through the keyed index (its chain, read whole)
+	is( $node->safe_psql('postgres', q{
+			SET enable_seqscan = off;
+			SET enable_bitmapscan = off;
+			SET vecq.key_exact_scan_limit = 1000000;
+			SELECT string_agg(k || ':' || (SELECT count(*) FROM (SELECT id FROM items
+					WHERE (id % 37)::int = k ORDER BY embedding <-> vec(0) LIMIT 1000000) s), ',')
+			FROM generate_series(0, 36) k}),
+		$node->safe_psql('postgres', q{
+			SELECT string_agg(k || ':' || (SELECT count(*) FROM items WHERE (id % 37)::int = k), ',')
+			FROM generate_series(0, 36) k}),
+		"$what: the keyed index returns every row of each key");
 }
 
 # Every row of the table is found through the index by its own vector (or a
