@@ -149,6 +149,8 @@ extern Buffer HnswKeyDirLockForInsert(Relation index, const HnswMetaPageData *me
 									  uint32 filterkey);
 extern void HnswKeyDirPush(Page page, uint32 filterkey, ItemPointer etid,
 						   ItemPointer oldhead);
+extern void HnswKeyDirCompact(Relation index, BufferAccessStrategy strategy,
+							  struct HTAB *filterkeys);
 
 /* hnsw_graph.c: the search kernels shared by build, insert and scan */
 extern int	HnswRandomLevel(int m, pg_prng_state *state);

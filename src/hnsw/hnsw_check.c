@@ -19,9 +19,10 @@
  * that level.  For an index with a key column, the key directory: every
  * entry on the bucket page its filterkey maps to (or that page's overflow
  * chain), no filterkey twice, each entry's chain of exactly count elements
- * with that filterkey and no cycle, and every element with a key on the
- * chain of its filterkey.  With heapallindexed, every heap row visible to
- * the current snapshot with a non-NULL vector must be in the index.
+ * with that filterkey and no cycle, and every live element with a key on
+ * the chain of its filterkey (VACUUM unlinks deleted ones).  With
+ * heapallindexed, every heap row visible to the current snapshot with a
+ * non-NULL vector must be in the index.
  *
  * Buffers are share-locked one at a time; the index is read under
  * AccessShareLock, so concurrent inserts may make a list briefly point to
@@ -636,7 +637,7 @@ check_keys(CheckState *cs, BlockNumber nblocks)
 	}
 	hash_seq_init(&hseq, cs->elems);
 	while ((e = hash_seq_search(&hseq)) != NULL)
-		if (e->filterkey != 0 && !e->chained)
+		if (e->filterkey != 0 && !e->chained && !e->deleted)
 			problem(cs, e->key >> 16, (int) (e->key & 0xFFFF),
 					"element with key hash %u is not on its key's chain", e->filterkey);
 }

@@ -17,8 +17,10 @@
  *
  * Locking: an inserter locks the directory page of its key exclusively and
  * then the data page of the new element, and changes both in one WAL
- * record, so a chain and its directory entry never disagree.  No code path
- * takes a directory page lock while holding a data page lock.
+ * record, so a chain and its directory entry never disagree.  VACUUM
+ * unlinks deleted elements from the chains the same way (directory page,
+ * then data page, one record).  No code path takes a directory page lock
+ * while holding a data page lock.
  *
  * src/hnsw/hnsw_key.c
  *
@@ -27,7 +29,9 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "commands/vacuum.h"
 #include "storage/bufmgr.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 
 #include "hnsw/hnsw.h"
@@ -329,5 +333,191 @@ HnswKeyDirPush(Page page, uint32 filterkey, ItemPointer etid, ItemPointer oldhea
 		e.head = *etid;
 		append_entry(page, &e);
 		ItemPointerSetInvalid(oldhead);
+	}
+}
+
+/* ---------------- vacuum: unlinking deleted elements ---------------- */
+
+/* The element tuple at tid on a locked page (checked). */
+static HnswElementTuple
+chain_element(Relation index, Page page, ItemPointer tid)
+{
+	OffsetNumber off = ItemPointerGetOffsetNumber(tid);
+	ItemId		iid;
+	HnswElementTuple etup;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page) ||
+		!ItemIdIsNormal(iid = PageGetItemId(page, off)) ||
+		(etup = (HnswElementTuple) PageGetItem(page, iid))->type != HNSW_ELEMENT_TUPLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" has a key chain reaching (%u,%u), which is not an element",
+						RelationGetRelationName(index), ItemPointerGetBlockNumber(tid),
+						ItemPointerGetOffsetNumber(tid)),
+				 errhint("Please REINDEX it.")));
+	return etup;
+}
+
+/*
+ * From tid, skip deleted elements: *next is the first live one (or
+ * invalid); returns how many were skipped.  Deleted elements never change,
+ * so reading them one at a time is safe.
+ */
+static uint32
+skip_deleted(Relation index, BufferAccessStrategy strategy, ItemPointer tid,
+			 ItemPointer next)
+{
+	uint32		n = 0;
+
+	*next = *tid;
+	while (ItemPointerIsValid(next))
+	{
+		Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM,
+											 ItemPointerGetBlockNumber(next),
+											 RBM_NORMAL, strategy);
+		HnswElementTuple etup;
+		bool		deleted;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		etup = chain_element(index, BufferGetPage(buf), next);
+		deleted = (etup->flags & HNSW_ELEMENT_DELETED) != 0;
+		if (deleted)
+			*next = etup->keynext;
+		UnlockReleaseBuffer(buf);
+		if (!deleted)
+			break;
+		if (++n > MaxBlockNumber)
+			break;
+	}
+	return n;
+}
+
+/* The entry of filterkey on directory page blkno, locked exclusively; or NULL. */
+static HnswKeyDirEntry *
+lock_entry(Relation index, BlockNumber blkno, uint32 filterkey, Buffer *buf)
+{
+	HnswKeyDirEntry *e;
+
+	*buf = ReadBuffer(index, blkno);
+	LockBuffer(*buf, BUFFER_LOCK_EXCLUSIVE);
+	e = find_entry(index, BufferGetPage(*buf), blkno, filterkey);
+	if (e == NULL)
+		UnlockReleaseBuffer(*buf);
+	return e;
+}
+
+/*
+ * Unlink the deleted elements of one key's chain, whose entry is on
+ * directory page dirblk: the directory's head moves past deleted ones, and
+ * each live element's keynext past deleted successors, each change in one
+ * WAL record with the entry's count.  Safe beside inserts (which only
+ * change the head and write new elements) and scans (a scan standing on a
+ * deleted element still finds its unchanged keynext).
+ */
+static void
+compact_chain(Relation index, BufferAccessStrategy strategy, BlockNumber dirblk,
+			  uint32 filterkey)
+{
+	Buffer		dbuf;
+	HnswKeyDirEntry *e;
+	ItemPointerData live;
+	uint32		n;
+
+	/* the head, under the directory page lock: inserts may move it */
+	e = lock_entry(index, dirblk, filterkey, &dbuf);
+	if (e == NULL)
+		return;
+	n = skip_deleted(index, strategy, &e->head, &live);
+	if (n > 0)
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		Page		page = GenericXLogRegisterBuffer(state, dbuf, 0);
+
+		e = find_entry(index, page, dirblk, filterkey);
+		e->head = live;
+		e->count -= Min(e->count, n);
+		GenericXLogFinish(state);
+	}
+	UnlockReleaseBuffer(dbuf);
+
+	/* then every live element's link */
+	while (ItemPointerIsValid(&live))
+	{
+		ItemPointerData cur = live;
+		ItemPointerData next;
+		Buffer		buf;
+		HnswElementTuple etup;
+
+		vacuum_delay_point();
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&cur),
+								 RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		next = chain_element(index, BufferGetPage(buf), &cur)->keynext;
+		UnlockReleaseBuffer(buf);
+
+		n = skip_deleted(index, strategy, &next, &live);
+		if (n == 0)
+			continue;
+		/* directory page, then data page, as inserts lock them */
+		e = lock_entry(index, dirblk, filterkey, &dbuf);
+		if (e == NULL)
+			return;
+		buf = ReadBufferExtended(index, MAIN_FORKNUM, ItemPointerGetBlockNumber(&cur),
+								 RBM_NORMAL, strategy);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		{
+			GenericXLogState *state = GenericXLogStart(index);
+			Page		dpage = GenericXLogRegisterBuffer(state, dbuf, 0);
+			Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+			e = find_entry(index, dpage, dirblk, filterkey);
+			etup = chain_element(index, page, &cur);
+			etup->keynext = live;
+			e->count -= Min(e->count, n);
+			GenericXLogFinish(state);
+		}
+		UnlockReleaseBuffer(buf);
+		UnlockReleaseBuffer(dbuf);
+	}
+}
+
+/*
+ * VACUUM: unlink deleted elements from the chains of the given filterkeys
+ * (those of the elements it just marked deleted).
+ */
+void
+HnswKeyDirCompact(Relation index, BufferAccessStrategy strategy, HTAB *filterkeys)
+{
+	HnswMetaPageData meta;
+	HASH_SEQ_STATUS seq;
+	uint32	   *k;
+
+	HnswReadMeta(index, &meta);
+	if (meta.keydir_nbuckets == 0 || hash_get_num_entries(filterkeys) == 0)
+		return;
+	check_keydir(index, &meta);
+	hash_seq_init(&seq, filterkeys);
+	while ((k = hash_seq_search(&seq)) != NULL)
+	{
+		BlockNumber blkno = meta.keydir_first + (*k & (meta.keydir_nbuckets - 1));
+
+		/* the page of its entry */
+		while (blkno != InvalidBlockNumber)
+		{
+			Buffer		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, strategy);
+			bool		found;
+			BlockNumber next;
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			found = find_entry(index, BufferGetPage(buf), blkno, *k) != NULL;
+			next = HnswPageGetOpaque(BufferGetPage(buf))->nextblkno;
+			UnlockReleaseBuffer(buf);
+			if (found)
+			{
+				compact_chain(index, strategy, blkno, *k);
+				break;
+			}
+			blkno = next;
+		}
 	}
 }

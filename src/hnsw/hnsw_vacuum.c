@@ -13,8 +13,9 @@
  * the live neighbours of its deleted ones (filled up with the nearest
  * others), so the graph stays connected without the deleted elements.  If
  * the entry point was deleted, the live element with the highest level
- * replaces it.  Deleted element tuples stay on their pages, unreachable;
- * their space is not reused yet (REINDEX reclaims it).
+ * replaces it.  In an index with a key column, deleted elements also leave
+ * their keys' chains (hnsw_key.c).  Deleted element tuples stay on their
+ * pages, unreachable; their space is not reused yet (REINDEX reclaims it).
  *
  * src/hnsw/hnsw_vacuum.c
  *
@@ -44,6 +45,7 @@ typedef struct VacuumState
 	int64		maxdeleted;
 	ItemPointerData best;		/* live element with the highest level */
 	int			best_level;
+	HTAB	   *filterkeys;		/* keys of the elements marked deleted now */
 } VacuumState;
 
 static inline uint64
@@ -146,6 +148,8 @@ mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
 				etup->flags |= HNSW_ELEMENT_DELETED;
 				ItemPointerSetInvalid(&etup->heaptid);
 				remember_deleted(vs, &tid);
+				if (etup->filterkey != 0)
+					(void) hash_search(vs->filterkeys, &etup->filterkey, HASH_ENTER, NULL);
 				stats->tuples_removed++;
 				continue;
 			}
@@ -622,10 +626,21 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	vs.maxdeleted = 1024;
 	vs.deleted = palloc(sizeof(uint64) * vs.maxdeleted);
 	vs.best_level = -1;
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint32);
+		ctl.entrysize = sizeof(uint32);
+		ctl.hcxt = CurrentMemoryContext;
+		vs.filterkeys = hash_create("hnsw vacuum keys", 256, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
 
 	/* this pass counts live elements afresh */
 	stats->num_index_tuples = 0;
 	mark_deleted(&vs, stats, callback, callback_state);
+	/* deleted elements leave their keys' chains */
+	HnswKeyDirCompact(vs.index, vs.strategy, vs.filterkeys);
 	if (vs.ndeleted > 0)
 	{
 		LockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
@@ -635,6 +650,7 @@ hnswbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 		UnlockPage(vs.index, HNSW_METAPAGE_BLKNO, ExclusiveLock);
 	}
 	pfree(vs.deleted);
+	hash_destroy(vs.filterkeys);
 	return stats;
 }
 
