@@ -785,13 +785,61 @@ insert_spilled(HnswBuildState *bs)
 /* ---------------- reachability ---------------- */
 
 /*
+ * Make reached element r link to unreached element u on level lc: in a free
+ * slot, or instead of r's farthest neighbour that has another incoming
+ * link (indeg counts them).  False if r has no such slot.
+ */
+static bool
+link_unreached(HnswBuildState *bs, BuildElem *r, ElemRef u, int lc, uint16 *indeg)
+{
+	int			m = bs->info->m;
+	ElemRef    *rids = elem_ids(bs, r) + HNSW_LEVEL_FIRST_SLOT(lc, m);
+	int			victim = -1;
+	float		vdist = 0;
+
+	if (r->level < lc)
+		return false;
+	for (int k = 0; k < r->counts[lc]; k++)
+		if (rids[k] == u)
+			return true;		/* linked already */
+	if (r->counts[lc] < HNSW_LEVEL_SLOTS(lc, m))
+	{
+		rids[r->counts[lc]++] = u;
+		indeg[elem(bs, u)->ordinal]++;
+		return true;
+	}
+	HnswQuerySetData(&bs->nquery, elem_data(bs, r));
+	for (int k = 0; k < r->counts[lc]; k++)
+	{
+		BuildElem  *f = elem(bs, rids[k]);
+		float		d;
+
+		if (indeg[f->ordinal] <= 1)
+			continue;
+		d = dist_to(&bs->nquery, bs, f);
+		if (victim < 0 || d > vdist)
+		{
+			victim = k;
+			vdist = d;
+		}
+	}
+	if (victim < 0)
+		return false;
+	indeg[elem(bs, rids[victim])->ordinal]--;
+	rids[victim] = u;
+	indeg[elem(bs, u)->ordinal]++;
+	return true;
+}
+
+/*
  * Pruning can leave an element with no incoming link on some level, so no
  * search could ever reach it.  After the graph is complete (one process),
  * each level is walked from the entry point; an element not reached gets a
- * link from the nearest reached element among its own neighbours: a free
- * slot, or the slot of that element's farthest neighbour that has another
- * incoming link.  Repeated until every element is reached or nothing more
- * can be done.
+ * link from the nearest reached element among its own neighbours, or, when
+ * none of them is reached, from the nearest reached elements a search from
+ * the entry point finds: a free slot, or the slot of that element's
+ * farthest neighbour that has another incoming link.  Repeated until every
+ * element is reached or nothing more can be done.
  */
 static void
 connect_unreachable(HnswBuildState *bs)
@@ -821,7 +869,6 @@ connect_unreachable(HnswBuildState *bs)
 	for (int lc = shared->maxlevel; lc >= 0; lc--)
 	{
 		int			first = HNSW_LEVEL_FIRST_SLOT(lc, m);
-		int			cap = HNSW_LEVEL_SLOTS(lc, m);
 
 		memset(indeg, 0, sizeof(uint16) * n);
 		for (uint32 i = 0; i < n; i++)
@@ -865,6 +912,7 @@ connect_unreachable(HnswBuildState *bs)
 				float		udists[2 * HNSW_MAX_M];
 				int			order[2 * HNSW_MAX_M];
 				int			nu;
+				bool		linked = false;
 
 				if (u->level < lc || seen[i] || !ItemPointerIsValid(&u->heaptid))
 					continue;
@@ -886,44 +934,41 @@ connect_unreachable(HnswBuildState *bs)
 					}
 					order[k] = j;
 				}
-				for (int j = 0; j < nu; j++)
+				for (int j = 0; j < nu && !linked; j++)
 				{
 					BuildElem  *r = elem(bs, uids[order[j]]);
-					ElemRef    *rids = elem_ids(bs, r) + first;
-					float		rdists[2 * HNSW_MAX_M];
-					int			victim = -1;
-					bool		append = false;
 
-					if (!seen[r->ordinal])
-						continue;
-					if (r->counts[lc] < cap)
-					{
-						victim = r->counts[lc];
-						append = true;
-					}
-					else
-					{
-						HnswQuerySetData(&bs->nquery, elem_data(bs, r));
-						for (int k = 0; k < r->counts[lc]; k++)
-						{
-							uint32		fo = elem(bs, rids[k])->ordinal;
-
-							rdists[k] = dist_to(&bs->nquery, bs, elem(bs, rids[k]));
-							if (indeg[fo] > 1 && (victim < 0 || rdists[k] > rdists[victim]))
-								victim = k;
-						}
-					}
-					if (victim < 0)
-						continue;
-					if (append)
-						r->counts[lc]++;
-					else
-						indeg[elem(bs, rids[victim])->ordinal]--;
-					rids[victim] = refs[i];
-					indeg[i]++;
-					fixed++;
-					break;
+					if (seen[r->ordinal])
+						linked = link_unreached(bs, r, refs[i], lc, indeg);
 				}
+
+				/*
+				 * None of its neighbours is reached (it belongs to a group
+				 * of elements that only link among themselves): search the
+				 * reached graph for the elements nearest to it instead.
+				 */
+				if (!linked)
+				{
+					BuildCand  *found;
+					int			nfound;
+
+					bs->self = refs[i];
+					bs->top[0].ref = shared->entry;
+					bs->top[0].dist = dist_to(&bs->pquery, bs, elem(bs, shared->entry));
+					nfound = 1;
+					for (int l = shared->maxlevel; l > lc; l--)
+						nfound = search_layer(bs, &bs->pquery, nfound, 1, l);
+					nfound = search_layer(bs, &bs->pquery, nfound, bs->info->ef_construction, lc);
+					found = palloc(sizeof(BuildCand) * Max(nfound, 1));
+					memcpy(found, bs->top, sizeof(BuildCand) * nfound);
+					qsort(found, nfound, sizeof(BuildCand), cmp_cand);
+					for (int j = 0; j < nfound && !linked; j++)
+						if (found[j].ref != refs[i])
+							linked = link_unreached(bs, elem(bs, found[j].ref), refs[i], lc, indeg);
+					pfree(found);
+				}
+				if (linked)
+					fixed++;
 			}
 			if (unreached == 0 || fixed == 0)
 				break;

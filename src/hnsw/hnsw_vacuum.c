@@ -371,13 +371,113 @@ repair_entry(VacuumState *vs)
  * with no incoming link; walk each level from the entry point and link each
  * element not reached from the first reached element among its own
  * neighbours (a free slot, else the last one: the least useful by the
- * selection order), then walk on from it.
+ * selection order), or, when none of them is reached (a group of elements
+ * linking only among themselves), from the nearest reached elements a
+ * search from the entry point finds; then walk on from it.
  */
 typedef struct ReachElem
 {
 	uint64		key;			/* element tuple */
 	int32		index;
 } ReachElem;
+
+/* What the reachability repair knows about the live elements. */
+typedef struct ReachState
+{
+	VacuumState *vs;
+	HTAB	   *map;			/* element tid key -> ReachElem */
+	ItemPointerData *tids;
+	ItemPointerData *ntids;
+	uint16	   *indeg;			/* incoming links on the current level */
+} ReachState;
+
+/*
+ * Make reached element r link to unreached element u on level lc: in a free
+ * slot, or instead of r's last neighbour that has another incoming link.
+ */
+static bool
+link_unreached(ReachState *rs, int32 r, int32 u, int lc)
+{
+	const HnswIndexInfo *info = rs->vs->info;
+	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
+	ItemPointerData cur[2 * HNSW_MAX_M];
+	ItemPointerData next[2 * HNSW_MAX_M];
+	int			nc;
+	bool		linked;
+
+	nc = HnswLoadNeighbors(rs->vs->index, info, &rs->ntids[r], lc, cur);
+	for (int k = 0; k < nc; k++)
+		if (ItemPointerEquals(&cur[k], &rs->tids[u]))
+			return true;
+	memcpy(next, cur, sizeof(ItemPointerData) * nc);
+	if (nc < cap)
+		next[nc] = rs->tids[u];
+	else
+	{
+		/* take the place of the last neighbour linked from elsewhere too */
+		int			victim = -1;
+		ReachElem  *v = NULL;
+
+		for (int k = nc - 1; k >= 0 && victim < 0; k--)
+		{
+			uint64		vkey = tid_key(&cur[k]);
+
+			v = hash_search(rs->map, &vkey, HASH_FIND, NULL);
+			if (v == NULL || rs->indeg[v->index] > 1)
+				victim = k;
+		}
+		if (victim < 0)
+			return false;
+		if (v != NULL)
+			rs->indeg[v->index]--;
+		next[victim] = rs->tids[u];
+	}
+	linked = HnswReplaceNeighbors(rs->vs->index, info, &rs->ntids[r], lc,
+								  cur, nc, next, Min(nc + 1, cap));
+	if (linked)
+		rs->indeg[u]++;
+	return linked;
+}
+
+/*
+ * For an unreached element none of whose neighbours is reached: search the
+ * graph from the entry point (which only finds reached elements) for the
+ * elements nearest to it, and link it from the first that can take it.
+ */
+static bool
+link_from_search(ReachState *rs, const HnswMetaPageData *meta, int32 u, int lc)
+{
+	VacuumState *vs = rs->vs;
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw repair search",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	float	   *vec = palloc(HnswVectorSize(vs->info));
+	HnswSearch	s;
+	int			ep;
+	ItemPointerData eptid;
+	bool		linked = false;
+
+	HnswLoadElement(vs->index, vs->info, &rs->tids[u], vec, NULL, NULL, NULL);
+	HnswSearchInit(&s, vs->index, vs->info, vec, false, cxt);
+	ep = HnswSearchDescend(&s, (ItemPointer) &meta->entry, meta->entry_level, lc);
+	eptid = s.pool[ep].tid;
+	HnswSearchReset(&s);
+	s.layer = lc;
+	ep = HnswSearchVisit(&s, &eptid);
+	HnswSearchLayer(&s, &ep, 1, vs->info->ef_construction, lc);
+	for (int i = 0; i < s.nout && !linked; i++)
+	{
+		uint64		key = tid_key(&s.pool[s.out[i]].tid);
+		ReachElem  *r = hash_search(rs->map, &key, HASH_FIND, NULL);
+
+		if (r != NULL && r->index != u)
+			linked = link_unreached(rs, r->index, u, lc);
+	}
+	HnswSearchEnd(&s);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return linked;
+}
 
 static void
 repair_reachability(VacuumState *vs)
@@ -399,6 +499,7 @@ repair_reachability(VacuumState *vs)
 				max = 1024;
 	HnswMetaPageData meta;
 	ReachElem  *entry;
+	ReachState	rs;
 
 	ctl.keysize = sizeof(uint64);
 	ctl.entrysize = sizeof(ReachElem);
@@ -463,14 +564,17 @@ repair_reachability(VacuumState *vs)
 	seen = palloc(n);
 	queue = palloc(sizeof(int32) * n);
 	indeg = palloc(sizeof(uint16) * n);
+	rs.vs = vs;
+	rs.map = map;
+	rs.tids = tids;
+	rs.ntids = ntids;
+	rs.indeg = indeg;
 
 	for (int lc = meta.entry_level; lc >= 0; lc--)
 	{
 		int32		head = 0,
 					tail = 0;
 		ItemPointerData nbrs[2 * HNSW_MAX_M];
-		ItemPointerData next[2 * HNSW_MAX_M];
-		int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
 
 		/*
 		 * A link made may take the place of another element's only incoming
@@ -518,44 +622,13 @@ repair_reachability(VacuumState *vs)
 				{
 					uint64		key = tid_key(&nbrs[j]);
 					ReachElem  *r = hash_search(map, &key, HASH_FIND, NULL);
-					ItemPointerData cur[2 * HNSW_MAX_M];
-					int			nc;
 
-					if (r == NULL || !seen[r->index])
-						continue;
-					nc = HnswLoadNeighbors(vs->index, info, &ntids[r->index], lc, cur);
-					memcpy(next, cur, sizeof(ItemPointerData) * nc);
-					if (nc < cap)
-						next[nc] = tids[u];
-					else
-					{
-						/* take the place of the last neighbour linked from elsewhere too */
-						int			victim = -1;
-
-						for (int k = nc - 1; k >= 0 && victim < 0; k--)
-						{
-							uint64		vkey = tid_key(&cur[k]);
-							ReachElem  *v = hash_search(map, &vkey, HASH_FIND, NULL);
-
-							if (v == NULL || indeg[v->index] > 1)
-								victim = k;
-						}
-						if (victim < 0)
-							continue;
-						{
-							uint64		vkey = tid_key(&cur[victim]);
-							ReachElem  *v = hash_search(map, &vkey, HASH_FIND, NULL);
-
-							if (v != NULL)
-								indeg[v->index]--;
-						}
-						next[victim] = tids[u];
-					}
-					linked = HnswReplaceNeighbors(vs->index, info, &ntids[r->index], lc,
-												  cur, nc, next, Min(nc + 1, cap));
-					if (linked)
-						indeg[u]++;
+					if (r != NULL && seen[r->index])
+						linked = link_unreached(&rs, r->index, u, lc);
 				}
+				/* no neighbour reached: link from the nearest reached elements */
+				if (!linked)
+					linked = link_from_search(&rs, &meta, u, lc);
 				if (!linked)
 					continue;
 				fixed++;
