@@ -40,3 +40,166 @@ CREATE OPERATOR CLASS uuid_ops
 --
 -- Tenant isolation (schema vecq): see the section below.
 --
+--
+-- Who the tenant is (src/tenant/tenant.c): the setting vecq.tenant (only
+-- superusers and roles granted SET on it may set it), else the tenant
+-- mapped to current_user in vecq.tenant_roles, else NULL (no rows).
+--
+
+CREATE SCHEMA vecq;
+GRANT USAGE ON SCHEMA vecq TO PUBLIC;
+
+CREATE TABLE vecq.tenant_roles (
+	role regrole PRIMARY KEY,
+	tenant text NOT NULL CHECK (tenant <> '')
+);
+REVOKE ALL ON vecq.tenant_roles FROM PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('vecq.tenant_roles', '');
+
+CREATE FUNCTION vecq.current_tenant() RETURNS text
+	AS 'MODULE_PATHNAME', 'vecq_current_tenant'
+	LANGUAGE C STABLE PARALLEL SAFE;
+
+-- vecq.map_role(role, tenant) / vecq.unmap_role(role): maintain the
+-- mapping.  Superusers only, unless granted EXECUTE.
+CREATE FUNCTION vecq.map_role(role regrole, tenant text) RETURNS void
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$
+	INSERT INTO vecq.tenant_roles AS t (role, tenant) VALUES ($1, $2)
+	ON CONFLICT (role) DO UPDATE SET tenant = excluded.tenant
+$$;
+CREATE FUNCTION vecq.unmap_role(role regrole) RETURNS void
+	LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+	AS $$ DELETE FROM vecq.tenant_roles WHERE role = $1 $$;
+REVOKE ALL ON FUNCTION vecq.map_role(regrole, text), vecq.unmap_role(regrole) FROM PUBLIC;
+
+-- vecq.clear_column_statistics(tbl, col): drop a column's planner
+-- statistics (table owners only; see src/tenant/tenant.c).
+CREATE FUNCTION vecq.clear_column_statistics(tbl regclass, col name) RETURNS void
+	AS 'MODULE_PATHNAME', 'vecq_clear_column_statistics'
+	LANGUAGE C STRICT VOLATILE;
+
+--
+-- vecq.enable_tenant_isolation(tbl, tenant_column): force row-level
+-- security on tbl with one policy, vecq_tenant_isolation, for every command:
+-- rows with tenant_column = vecq.current_tenant() only, for reading and for
+-- writing.  The caller must own the table (ALTER TABLE checks).  Calling it
+-- again replaces the policy (for another column, say).  An hnsw index on
+-- the table must have the tenant column as its key column (second column),
+-- or searches through it would filter after the index; with no index on
+-- the column yet, a NOTICE suggests one.  The tenant column gets no planner
+-- statistics (target 0, existing ones removed), so that EXPLAIN's row
+-- estimates do not tell one tenant how many rows another has.
+--
+CREATE FUNCTION vecq.enable_tenant_isolation(tbl regclass, tenant_column name) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	att record;
+	idx record;
+	cast_to text;
+	indexed boolean := false;
+BEGIN
+	IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p') THEN
+		RAISE EXCEPTION '"%" is not a table', tbl
+			USING ERRCODE = 'wrong_object_type';
+	END IF;
+	SELECT a.attnum, a.atttypid, format_type(a.atttypid, NULL) AS typname INTO att
+	FROM pg_attribute a
+	WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
+	IF NOT FOUND THEN
+		RAISE EXCEPTION 'column "%" of relation "%" does not exist', tenant_column, tbl
+			USING ERRCODE = 'undefined_column';
+	END IF;
+	cast_to := CASE att.atttypid
+		WHEN 'integer'::regtype THEN '::integer'
+		WHEN 'bigint'::regtype THEN '::bigint'
+		WHEN 'uuid'::regtype THEN '::uuid'
+		WHEN 'text'::regtype THEN ''
+		WHEN 'character varying'::regtype THEN ''
+	END;
+	IF cast_to IS NULL THEN
+		RAISE EXCEPTION 'tenant column "%" has type %, which tenant isolation does not support', tenant_column, att.typname
+			USING ERRCODE = 'datatype_mismatch',
+				  HINT = 'Use a column of type integer, bigint, text, varchar or uuid.';
+	END IF;
+
+	FOR idx IN
+		SELECT i.indexrelid::regclass AS name, am.amname, i.indnkeyatts, i.indkey
+		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam
+		WHERE i.indrelid = tbl
+	LOOP
+		IF idx.amname = 'hnsw' THEN
+			IF idx.indnkeyatts < 2 OR idx.indkey[1] <> att.attnum THEN
+				RAISE EXCEPTION 'hnsw index "%" does not have "%" as its key column', idx.name, tenant_column
+					USING ERRCODE = 'object_not_in_prerequisite_state',
+						  DETAIL = 'A search of one tenant through it would read other tenants'' rows and drop them after the index.',
+						  HINT = format('Create the index with the tenant column as its second column, as in CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops, %I), and drop this one.', tbl, tenant_column);
+			END IF;
+			indexed := true;
+		ELSIF idx.indkey[0] = att.attnum THEN
+			indexed := true;
+		END IF;
+	END LOOP;
+	IF NOT indexed THEN
+		RAISE NOTICE 'no index of "%" has "%" as its key', tbl, tenant_column
+			USING HINT = format('For tenant-filtered vector search: CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops, %I).', tbl, tenant_column);
+	END IF;
+
+	EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+	EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+	EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS 0', tbl, tenant_column);
+	PERFORM vecq.clear_column_statistics(tbl, tenant_column);
+	IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = 'vecq_tenant_isolation') THEN
+		EXECUTE format('DROP POLICY vecq_tenant_isolation ON %s', tbl);
+	END IF;
+	EXECUTE format('CREATE POLICY vecq_tenant_isolation ON %s AS PERMISSIVE FOR ALL '
+				   'USING (%2$I = vecq.current_tenant()%3$s) WITH CHECK (%2$I = vecq.current_tenant()%3$s)',
+				   tbl, tenant_column, cast_to);
+END
+$$;
+
+-- vecq.disable_tenant_isolation(tbl): drop the policy and row-level
+-- security from tbl (other policies of the table stay, disabled), and give
+-- the tenant column its default statistics target again.
+CREATE FUNCTION vecq.disable_tenant_isolation(tbl regclass) RETURNS void
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	col name;
+BEGIN
+	SELECT tenant_column INTO col FROM vecq.isolated_tables() t WHERE t.tbl = $1;
+	IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = 'vecq_tenant_isolation') THEN
+		EXECUTE format('DROP POLICY vecq_tenant_isolation ON %s', tbl);
+	END IF;
+	EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+	EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+	IF col IS NOT NULL THEN
+		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS -1', tbl, col);
+	END IF;
+END
+$$;
+
+-- vecq.isolated_tables(): the tables with vecq's policy, their tenant
+-- column (the column the policy depends on), whether row-level security is
+-- enabled and forced, and an hnsw index keyed by the tenant column.
+CREATE FUNCTION vecq.isolated_tables()
+	RETURNS TABLE (tbl regclass, tenant_column name, column_type regtype,
+				   rls_enabled boolean, rls_forced boolean, keyed_index regclass)
+	LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp
+	AS $$
+	SELECT DISTINCT p.polrelid::regclass, a.attname, a.atttypid::regtype,
+		   c.relrowsecurity, c.relforcerowsecurity,
+		   (SELECT i.indexrelid::regclass
+			FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+			JOIN pg_am am ON am.oid = ic.relam
+			WHERE i.indrelid = p.polrelid AND am.amname = 'hnsw'
+			  AND i.indnkeyatts = 2 AND i.indkey[1] = a.attnum
+			ORDER BY 1 LIMIT 1)
+	FROM pg_policy p
+	JOIN pg_class c ON c.oid = p.polrelid
+	JOIN pg_depend d ON d.classid = 'pg_policy'::regclass AND d.objid = p.oid
+		AND d.refclassid = 'pg_class'::regclass AND d.refobjid = p.polrelid AND d.refobjsubid > 0
+	JOIN pg_attribute a ON a.attrelid = p.polrelid AND a.attnum = d.refobjsubid
+	WHERE p.polname = 'vecq_tenant_isolation'
+$$;

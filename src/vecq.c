@@ -22,6 +22,7 @@
 #include "common/distance.h"
 #include "hnsw/hnsw.h"
 #include "quant/quant.h"
+#include "tenant/tenant.h"
 
 PG_MODULE_MAGIC;
 
@@ -83,6 +84,7 @@ _PG_init(void)
 							 NULL);
 
 	QuantInit();
+	TenantInit();
 	MarkGUCPrefixReserved("vecq");
 
 	HnswInit();
