@@ -1,4 +1,4 @@
--- Upgrading from 0.1.0 gives the same objects as installing 0.2.0.
+-- Upgrading from 0.1.0 (through 0.2.0) gives the same objects as installing 0.3.0.
 
 CREATE TEMP TABLE objects_fresh AS
   SELECT pg_describe_object(classid, objid, objsubid) AS object
@@ -14,6 +14,8 @@ CREATE TABLE up (id int, v vector(2));
 INSERT INTO up VALUES (1, '[1,1]'), (2, '[5,5]');
 
 ALTER EXTENSION vecq UPDATE TO '0.2.0';
+SELECT extversion FROM pg_extension WHERE extname = 'vecq';
+ALTER EXTENSION vecq UPDATE;
 SELECT extversion FROM pg_extension WHERE extname = 'vecq';
 CREATE TEMP TABLE objects_updated AS
   SELECT pg_describe_object(classid, objid, objsubid) AS object
@@ -31,3 +33,7 @@ SET enable_seqscan = off;
 SELECT id FROM up ORDER BY v <-> '[4,4]' LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE up;
+
+-- and has the tenancy objects of 0.3.0
+SELECT vecq.current_tenant() IS NULL AS no_tenant;
+SELECT count(*) FROM vecq.isolated_tables();
