@@ -85,9 +85,10 @@ _PG_init(void)
 
 	QuantInit();
 	TenantInit();
-	MarkGUCPrefixReserved("vecq");
-
+	/* defines hnsw.* and vecq.key_exact_scan_limit */
 	HnswInit();
+	/* last: it drops placeholders of vecq.* settings not defined by now */
+	MarkGUCPrefixReserved("vecq");
 }
 
 /*
