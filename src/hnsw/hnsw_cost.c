@@ -15,7 +15,8 @@
  * With a key condition ("key = value" on the second column), the scan
  * either reads the key's elements whole or searches the graph for them,
  * looking at about 1 / p times as many elements for a key with a share p
- * of the rows (see hnsw_scan.c); the estimate takes the cheaper.
+ * of the rows, each HNSW_KEY_GRAPH_COST times as costly as reading a chain
+ * element (see hnsw_scan.c); the estimate takes the cheaper.
  *
  * src/hnsw/hnsw_cost.c
  *
@@ -84,7 +85,7 @@ hnswcostestimate(PlannerInfo *root, IndexPath *path, double loop_count,
 	{
 		double		share = Max(costs.indexSelectivity, 1.0 / tuples);
 
-		visited = Min(share * tuples, Min(tuples, visited / share));
+		visited = Min(share * tuples, Min(tuples, visited * HNSW_KEY_GRAPH_COST / share));
 		visited = Max(visited, 1);
 	}
 	ratio = visited / tuples;

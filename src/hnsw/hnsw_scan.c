@@ -35,9 +35,10 @@
  * search that returns only the key's elements visits about ef_search * 2m
  * elements per ef_search results, and with the key holding a share
  * p = c / n of the index it must look at about 1 / p times as many before
- * it has ef_search of them: ef_search * 2m * n / c.  The scan reads the
- * chain when that is no cheaper, c <= sqrt(ef_search * 2m * n), unless
- * vecq.key_exact_scan_limit says otherwise.  The graph search starts from
+ * it has ef_search of them: ef_search * 2m * n / c, each visit costing
+ * about HNSW_KEY_GRAPH_COST chain reads.  The scan reads the chain when
+ * that is no cheaper, c <= sqrt(ef_search * 2m * n / HNSW_KEY_GRAPH_COST),
+ * unless vecq.key_exact_scan_limit says otherwise.  The graph search starts from
  * the usual descent and from the newest elements of the key, so that a key
  * whose rows sit apart from the rest is reached; elements of other keys
  * still lead it on.  Different keys may share a hash: rows are rechecked.
@@ -87,6 +88,7 @@ typedef struct HnswScanOpaqueData
 
 /* elements of a key the graph search of that key starts from */
 #define HNSW_KEY_SEEDS	8
+
 
 /* a re-ranked candidate */
 typedef struct Scored
@@ -176,7 +178,7 @@ key_exact(const HnswIndexInfo *info, const HnswMetaPageData *meta, uint32 count)
 
 	if (hnsw_key_exact_scan_limit >= 0)
 		return count <= (uint32) hnsw_key_exact_scan_limit;
-	return (double) count * count <= (double) hnsw_ef_search * 2 * info->m * n;
+	return (double) count * count * HNSW_KEY_GRAPH_COST <= (double) hnsw_ef_search * 2 * info->m * n;
 }
 
 /* Start the search: prepare the query and search level 0 once. */
