@@ -2,6 +2,7 @@
 # test/bench/run_bench.sh: run the benchmark driver on a throwaway cluster.
 #
 #   bash test/bench/run_bench.sh [vecq_bench options]
+#   bash test/bench/run_bench.sh tenant [vecq_tenant_bench options]
 #
 # As root on Debian 12: installs what it needs, builds and installs vecq,
 # builds vecq_bench, starts a throwaway PostgreSQL 15 cluster with the
@@ -19,6 +20,12 @@ set -euo pipefail
 
 . "$(dirname "$0")/../lib.sh"
 cd "$VECQ_ROOT"
+
+driver=vecq_bench
+if [ "${1:-}" = tenant ]; then
+	driver=vecq_tenant_bench
+	shift
+fi
 
 engines=vecq,pgvector
 prev=
@@ -57,4 +64,4 @@ echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs: $(grep -m1 'model n
 echo "== vecq $(git -C "$VECQ_ROOT" describe --always --dirty 2>/dev/null || echo '?')," \
 	"pgvector $(sed -n "s/^default_version = '\(.*\)'/\1/p" \
 		"$(pg_config --sharedir)/extension/vector.control" 2>/dev/null || echo 'not installed')"
-PATH="$PG_BINDIR:$PATH" test/bench/vecq_bench "$@"
+PATH="$PG_BINDIR:$PATH" "test/bench/$driver" "$@"
