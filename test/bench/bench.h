@@ -113,7 +113,10 @@ typedef struct BenchEngine
 	unsigned int vector_oid;	/* OID of type vector in that database */
 } BenchEngine;
 
-/* Connect to (creating if needed) the engine's database, with extension. */
+/*
+ * Connect to (creating if needed) the engine's database, with extension:
+ * dbname if set, else bench_<name>.
+ */
 extern void BenchEngineOpen(BenchEngine *engine, bool recreate);
 extern void BenchEngineClose(BenchEngine *engine);
 

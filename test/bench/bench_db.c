@@ -86,7 +86,9 @@ BenchEngineOpen(BenchEngine *engine, bool recreate)
 	char	   *exists;
 	char	   *oid;
 
-	snprintf(engine->dbname, sizeof(engine->dbname), "bench_%s", engine->name);
+	/* bench_<engine> unless the caller named the database */
+	if (engine->dbname[0] == '\0')
+		snprintf(engine->dbname, sizeof(engine->dbname), "bench_%s", engine->name);
 	snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM pg_database WHERE datname = '%s'",
 			 engine->dbname);
