@@ -23,6 +23,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
@@ -249,18 +250,59 @@ HnswReplaceNeighbors(Relation index, const HnswIndexInfo *info, ItemPointer ntid
 }
 
 /*
+ * The vectors an insert reads while linking back: the neighbours of its
+ * neighbours overlap a lot (they are all near the new element), so each
+ * is read from its page once per insert.  Vectors never change; the flags
+ * are as read then.
+ */
+typedef struct CachedElement
+{
+	uint64		key;			/* block << 16 | offset */
+	float	   *vector;
+	uint8		flags;
+	ItemPointerData neighbortid;
+} CachedElement;
+
+static HTAB *
+element_cache_create(void)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(uint64);
+	ctl.entrysize = sizeof(CachedElement);
+	ctl.hcxt = CurrentMemoryContext;
+	return hash_create("hnsw insert elements", 256, &ctl,
+					   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+static CachedElement *
+load_cached(HTAB *cache, Relation index, const HnswIndexInfo *info, ItemPointer tid)
+{
+	uint64		key = ((uint64) ItemPointerGetBlockNumber(tid) << 16) |
+		ItemPointerGetOffsetNumber(tid);
+	bool		found;
+	CachedElement *c = hash_search(cache, &key, HASH_ENTER, &found);
+
+	if (!found)
+	{
+		c->vector = palloc(HnswVectorSize(info));
+		HnswLoadElement(index, info, tid, c->vector, &c->flags, NULL, &c->neighbortid);
+	}
+	return c;
+}
+
+/*
  * Add the new element (newtid, vector newvec) to the level-lc list of
  * element etid; when the list is full, keep the best by the selection
  * heuristic, which may leave the new element out.
  */
 static bool
-link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
+link_back(Relation index, const HnswIndexInfo *info, HTAB *cache, ItemPointer etid,
 		  ItemPointer newtid, const float *newvec, int lc, bool force)
 {
-	Size		vsize = HnswVectorSize(info);
-	float	   *evec = palloc(vsize);
-	ItemPointerData ntid;
-	uint8		flags;
+	CachedElement *self = load_cached(cache, index, info, etid);
+	const float *evec = self->vector;
+	ItemPointerData ntid = self->neighbortid;
 	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
 	ItemPointerData cur[2 * HNSW_MAX_M];
 	ItemPointerData next[2 * HNSW_MAX_M + 1];
@@ -268,11 +310,7 @@ link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 	HnswCandidate **sorted = palloc(sizeof(HnswCandidate *) * (cap + 1));
 	int		   *selected = palloc(sizeof(int) * (cap + 1));
 
-	for (int i = 0; i <= cap; i++)
-		cands[i].vector = palloc(vsize);
-
-	HnswLoadElement(index, info, etid, evec, &flags, NULL, &ntid);
-	if (flags & HNSW_ELEMENT_DELETED)
+	if (self->flags & HNSW_ELEMENT_DELETED)
 		return false;
 
 	for (int attempt = 0; attempt < HNSW_UPDATE_RETRIES; attempt++)
@@ -299,18 +337,18 @@ link_back(Relation index, const HnswIndexInfo *info, ItemPointer etid,
 		/* full: choose among the current neighbours and the new element */
 		for (int i = 0; i < n; i++)
 		{
-			uint8		nflags;
+			CachedElement *c = load_cached(cache, index, info, &cur[i]);
 
-			HnswLoadElement(index, info, &cur[i], cands[nc].vector, &nflags, NULL, NULL);
-			if (nflags & HNSW_ELEMENT_DELETED)
+			if (c->flags & HNSW_ELEMENT_DELETED)
 				continue;		/* a dead neighbour makes room */
+			cands[nc].vector = c->vector;
 			cands[nc].tid = cur[i];
 			cands[nc].dist = HnswDistance(info->metric, evec, cands[nc].vector,
 										  info->dimensions);
 			nc++;
 		}
 		cands[nc].tid = *newtid;
-		memcpy(cands[nc].vector, newvec, vsize);
+		cands[nc].vector = (float *) newvec;
 		cands[nc].dist = HnswDistance(info->metric, evec, newvec, info->dimensions);
 		nc++;
 		for (int i = 0; i < nc; i++)
@@ -430,6 +468,7 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 	HnswMetaPageData meta;
 	LevelNeighbors *nbrs = palloc0(sizeof(LevelNeighbors) * (level + 1));
 	ItemPointerData etid;
+	HTAB	   *cache;
 
 	LockPage(index, HNSW_METAPAGE_BLKNO, mode);
 	HnswReadMeta(index, &meta);
@@ -446,12 +485,13 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 		find_neighbors(index, info, vec, &meta, level, nbrs, cxt);
 	write_element(index, info, vec, filterkey, heaptid, level, nbrs, &etid);
 	note_new_element(index, &etid, level);
+	cache = element_cache_create();
 	for (int lc = Min(level, meta.entry_level); lc >= 0; lc--)
 	{
 		bool		linked = false;
 
 		for (int i = 0; i < nbrs[lc].n; i++)
-			linked |= link_back(index, info, &nbrs[lc].tids[i], &etid, vec, lc, false);
+			linked |= link_back(index, info, cache, &nbrs[lc].tids[i], &etid, vec, lc, false);
 
 		/*
 		 * If every neighbour's list kept it out (the heuristic does that to
@@ -459,7 +499,7 @@ insert_vector(Relation index, const HnswIndexInfo *info, const float *vec,
 		 * search could reach it: make its nearest neighbour link to it.
 		 */
 		if (!linked && nbrs[lc].n > 0)
-			(void) link_back(index, info, &nbrs[lc].tids[0], &etid, vec, lc, true);
+			(void) link_back(index, info, cache, &nbrs[lc].tids[0], &etid, vec, lc, true);
 	}
 
 	UnlockPage(index, HNSW_METAPAGE_BLKNO, mode);

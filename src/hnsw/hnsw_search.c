@@ -177,7 +177,7 @@ bool
 HnswLoadElement(Relation index, const HnswIndexInfo *info, ItemPointer tid,
 				float *vector, uint8 *flags, uint8 *level, ItemPointer neighbortid)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(tid));
+	Buffer		buf = HnswReadBufferHinted(index, ItemPointerGetBlockNumber(tid));
 	HnswElementTuple etup;
 	BlockNumber overflow = InvalidBlockNumber;
 	Size		len = HnswElementDataSize(info);
@@ -216,7 +216,7 @@ int
 HnswLoadNeighbors(Relation index, const HnswIndexInfo *info,
 				  ItemPointer neighbortid, int lc, ItemPointerData *out)
 {
-	Buffer		buf = ReadBuffer(index, ItemPointerGetBlockNumber(neighbortid));
+	Buffer		buf = HnswReadBufferHinted(index, ItemPointerGetBlockNumber(neighbortid));
 	HnswNeighborTuple ntup;
 	int			n = 0;
 
