@@ -141,6 +141,10 @@ extern double BenchChurn(BenchEngine *engine, const BenchDataset *ds,
 /* Times in seconds from a monotonic clock. */
 extern double BenchNow(void);
 
+/* Append a big-endian int16 / int32 at *p (binary COPY), advancing *p. */
+extern void BenchPutInt16(char **p, int16_t v);
+extern void BenchPutInt32(char **p, int32_t v);
+
 /* Write vector v (dim elements) in vector's binary format (big-endian). */
 extern size_t BenchVectorSend(char *buf, const float *v, int dim);
 

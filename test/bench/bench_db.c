@@ -141,8 +141,8 @@ BenchVectorSend(char *buf, const float *v, int dim)
 	return 4 + 4 * (size_t) dim;
 }
 
-static void
-put_int16(char **p, int16_t v)
+void
+BenchPutInt16(char **p, int16_t v)
 {
 	uint16_t	n = htons((uint16_t) v);
 
@@ -150,8 +150,8 @@ put_int16(char **p, int16_t v)
 	*p += 2;
 }
 
-static void
-put_int32(char **p, int32_t v)
+void
+BenchPutInt32(char **p, int32_t v)
 {
 	uint32_t	n = htonl((uint32_t) v);
 
@@ -185,15 +185,15 @@ copy_vectors(PGconn *conn, const char *table, const BenchVectors *v, int stride)
 
 	memcpy(p, "PGCOPY\n\377\r\n\0", 11);
 	p += 11;
-	put_int32(&p, 0);			/* flags */
-	put_int32(&p, 0);			/* header extension length */
+	BenchPutInt32(&p, 0);			/* flags */
+	BenchPutInt32(&p, 0);			/* header extension length */
 	for (int i = 0; i < v->n; i++)
 	{
 		if (stride > 1 && (i + 1) % stride != 0)
 		{
 			if (i == v->n - 1)
 			{
-				put_int16(&p, -1);
+				BenchPutInt16(&p, -1);
 				if (PQputCopyData(conn, buf, (int) (p - buf)) != 1)
 				{
 					fprintf(stderr, "vecq_bench: %s", PQerrorMessage(conn));
@@ -202,15 +202,15 @@ copy_vectors(PGconn *conn, const char *table, const BenchVectors *v, int stride)
 			}
 			continue;
 		}
-		put_int16(&p, 2);
-		put_int32(&p, 4);
-		put_int32(&p, i + 1);	/* ids are 1-based: row i has id i + 1 */
-		put_int32(&p, 4 + 4 * v->dim);
+		BenchPutInt16(&p, 2);
+		BenchPutInt32(&p, 4);
+		BenchPutInt32(&p, i + 1);	/* ids are 1-based: row i has id i + 1 */
+		BenchPutInt32(&p, 4 + 4 * v->dim);
 		p += BenchVectorSend(p, v->x + (size_t) i * v->dim, v->dim);
 		if ((size_t) (p - buf) + rowsize + 2 > bufsize || i == v->n - 1)
 		{
 			if (i == v->n - 1)
-				put_int16(&p, -1);
+				BenchPutInt16(&p, -1);
 			if (PQputCopyData(conn, buf, (int) (p - buf)) != 1)
 			{
 				fprintf(stderr, "vecq_bench: %s", PQerrorMessage(conn));

@@ -32,7 +32,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
 
 #include "bench.h"
 
@@ -171,24 +170,6 @@ assign_tenants(int nrows)
 /* ---------------- database ---------------- */
 
 static void
-put16(char **p, int16_t v)
-{
-	uint16_t	n = htons((uint16_t) v);
-
-	memcpy(*p, &n, 2);
-	*p += 2;
-}
-
-static void
-put32(char **p, int32_t v)
-{
-	uint32_t	n = htonl((uint32_t) v);
-
-	memcpy(*p, &n, 4);
-	*p += 4;
-}
-
-static void
 flush_copy(PGconn *conn, char *buf, char **p)
 {
 	if (PQputCopyData(conn, buf, (int) (*p - buf)) != 1)
@@ -225,21 +206,21 @@ load(BenchEngine *e, const BenchDataset *ds)
 	PQclear(res);
 	memcpy(p, "PGCOPY\n\377\r\n\0", 11);
 	p += 11;
-	put32(&p, 0);
-	put32(&p, 0);
+	BenchPutInt32(&p, 0);
+	BenchPutInt32(&p, 0);
 	for (int i = 0; i < v->n; i++)
 	{
-		put16(&p, 3);
-		put32(&p, 4);
-		put32(&p, i + 1);
-		put32(&p, 4);
-		put32(&p, row_tenant[i]);
-		put32(&p, 4 + 4 * v->dim);
+		BenchPutInt16(&p, 3);
+		BenchPutInt32(&p, 4);
+		BenchPutInt32(&p, i + 1);
+		BenchPutInt32(&p, 4);
+		BenchPutInt32(&p, row_tenant[i]);
+		BenchPutInt32(&p, 4 + 4 * v->dim);
 		p += BenchVectorSend(p, v->x + (size_t) i * v->dim, v->dim);
 		if ((size_t) (p - buf) + rowsize + 2 > bufsize)
 			flush_copy(e->conn, buf, &p);
 	}
-	put16(&p, -1);
+	BenchPutInt16(&p, -1);
 	flush_copy(e->conn, buf, &p);
 	if (PQputCopyEnd(e->conn, NULL) != 1)
 	{
