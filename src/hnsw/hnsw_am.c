@@ -30,7 +30,7 @@
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_STRICT;
 int			hnsw_key_exact_scan_limit = -1;
-int			hnsw_max_scan_tuples = 20000;
+int			hnsw_max_scan_tuples = -1;
 
 static relopt_kind hnsw_relopt_kind;
 
@@ -80,10 +80,12 @@ HnswInit(void)
 							 HNSW_ITERATIVE_SCAN_STRICT, iterative_scan_options,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hnsw.max_scan_tuples",
-							"Sets the most index elements an iterative HNSW scan visits.",
-							"The scan ends after visiting this many elements, even if it has returned fewer rows than asked for.",
+							"Sets the most index elements an iterative HNSW scan visits; -1 for no limit.",
+							"With a limit, the scan ends after visiting this many elements, even if it has returned fewer "
+							"rows than asked for.  The default, -1, lets it go on until it has every row asked for "
+							"or has visited the whole graph.",
 							&hnsw_max_scan_tuples,
-							20000, 1, INT_MAX,
+							-1, -1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("hnsw");
 	DefineCustomIntVariable("vecq.key_exact_scan_limit",

@@ -8,9 +8,10 @@
  * order.  With hnsw.iterative_scan off the scan ends there (at most
  * ef_search rows).  Otherwise, when the executor asks for more (because
  * rows were filtered out after the index: RLS, WHERE clauses), the search
- * resumes best-first from where it stopped, until the graph is exhausted or
- * hnsw.max_scan_tuples elements have been visited (then the elements
- * already found are still returned, in order).  In
+ * resumes best-first from where it stopped, until the graph is exhausted or,
+ * if hnsw.max_scan_tuples is set (default -1: no limit, so that LIMIT k
+ * returns k rows whenever the table has them), that many elements have been
+ * visited (then the elements already found are still returned, in order).  In
  * strict_order a row closer than one already returned is skipped, so the
  * output is always ordered; relaxed_order returns it (slightly out of
  * order, which an outer ORDER BY can repair).
@@ -432,7 +433,7 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 	{
 		MemoryContext old = MemoryContextSwitchTo(so->cxt);
 		uint64		budget = hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_OFF ? 0 :
-			(uint64) hnsw_max_scan_tuples;
+			hnsw_max_scan_tuples < 0 ? PG_UINT64_MAX : (uint64) hnsw_max_scan_tuples;
 		int			i;
 		HnswCandidate *c;
 

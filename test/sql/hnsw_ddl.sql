@@ -65,7 +65,7 @@ SET hnsw.ef_search = 1001;
 \echo :SQLSTATE
 SET hnsw.iterative_scan = sideways;
 \echo :SQLSTATE
-SET hnsw.max_scan_tuples = 0;
+SET hnsw.max_scan_tuples = -2;
 \echo :SQLSTATE
 SET hnsw.no_such_setting = 1;
 \echo :SQLSTATE

@@ -169,10 +169,21 @@ SELECT bool_and(d >= prev) AS ordered FROM (
     FROM (SELECT v FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 200) s) t) u;
 SET hnsw.iterative_scan = relaxed_order;
 SELECT count(*) FROM (SELECT id FROM pts WHERE id % 10 = 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
--- a filter no row passes: the scan ends at max_scan_tuples
+-- a filter no row passes: the scan ends at max_scan_tuples, or (no limit,
+-- the default) when the whole graph has been visited
 SET hnsw.max_scan_tuples = 500;
 SELECT count(*) FROM (SELECT id FROM pts WHERE id < 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
 RESET hnsw.max_scan_tuples;
+SELECT count(*) FROM (SELECT id FROM pts WHERE id < 0 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+-- a filter few rows pass, far from the query: a limit may miss them, no
+-- limit finds every one
+SET hnsw.max_scan_tuples = 50;
+EXPLAIN (COSTS OFF) SELECT id FROM pts WHERE id % 1000 = 7 ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20;
+SELECT count(*) < 3 AS limited FROM (SELECT id FROM pts WHERE id % 1000 = 7
+  ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
+RESET hnsw.max_scan_tuples;
+SELECT array_agg(id ORDER BY id) FROM (SELECT id FROM pts WHERE id % 1000 = 7
+  ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 20) s;
 -- LIMIT beyond ef_search returns every row asked for
 SET hnsw.iterative_scan = strict_order;
 SELECT count(*) FROM (SELECT id FROM pts ORDER BY v <-> '[0,0,0,0,0,0,0,0]' LIMIT 500) s;
