@@ -250,7 +250,13 @@ BenchLoad(BenchEngine *engine, const BenchDataset *ds, const char *storage)
 			 "CREATE TABLE bench_queries (id int4 PRIMARY KEY, embedding vector(%d))",
 			 ds->base.dim);
 	BenchExec(engine->conn, sql);
-	if (storage && storage[0])
+	if (storage && strcmp(storage, "inline") == 0)
+	{
+		/* vectors in the heap row itself, not in TOAST (rows up to 8160 bytes) */
+		BenchExec(engine->conn, "ALTER TABLE bench_items SET (toast_tuple_target = 8160)");
+		BenchExec(engine->conn, "ALTER TABLE bench_items ALTER COLUMN embedding SET STORAGE main");
+	}
+	else if (storage && storage[0])
 	{
 		snprintf(sql, sizeof(sql),
 				 "ALTER TABLE bench_items ALTER COLUMN embedding SET STORAGE %s",
