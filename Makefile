@@ -29,6 +29,7 @@ OBJS = \
 	src/hnsw/hnsw_scan.o \
 	src/hnsw/hnsw_search.o \
 	src/hnsw/hnsw_vacuum.o \
+	src/quant/quant_bit.o \
 	src/quant/quant_rescore.o \
 	src/quant/quant_sq8.o \
 	src/tenant/tenant.o \

@@ -71,7 +71,8 @@ typedef enum HnswMetric
 typedef enum HnswFormat
 {
 	HNSW_FORMAT_FLOAT4 = 0,		/* 'none': the vector itself */
-	HNSW_FORMAT_SQ8 = 1			/* 'sq8': a QuantSq8Code */
+	HNSW_FORMAT_SQ8 = 1,		/* 'sq8': a QuantSq8Code */
+	HNSW_FORMAT_BIT = 2			/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
 } HnswFormat;
 
 /* hnsw.iterative_scan */
@@ -109,6 +110,7 @@ typedef struct HnswIndexInfo
 	HnswMetric	metric;
 	HnswFormat	format;
 	const QuantSq8 *sq8;		/* format sq8: the ranges */
+	const QuantBit *bit;		/* format bit: centres and spreads */
 	bool		haskey;			/* has a key column (hnsw_key.c) */
 } HnswIndexInfo;
 
@@ -121,6 +123,7 @@ typedef struct HnswQuery
 	const HnswIndexInfo *info;
 	const float *vec;			/* prepared (normalized for cosine) */
 	QuantSq8Query sq8;
+	QuantBitQuery bit;
 } HnswQuery;
 
 /* hnsw_am.c */
@@ -145,8 +148,8 @@ extern void HnswWriteOverflow(Relation index, ForkNumber forknum,
 							  const char *data, Size len,
 							  BlockNumber *first, bool use_wal);
 extern void HnswReadOverflow(Relation index, BlockNumber first, char *out, Size len);
-extern BlockNumber HnswWriteQuantParams(Relation index, ForkNumber forknum,
-										 const QuantSq8 *sq8, bool use_wal);
+extern BlockNumber HnswWriteQuantParams(Relation index, ForkNumber forknum, int dim,
+										 const float *a, const float *b, bool use_wal);
 
 /* hnsw_key.c */
 extern bool HnswIndexHasKey(Relation index);
@@ -174,6 +177,7 @@ extern void HnswQuerySet(HnswQuery *q, const float *vec);
 extern void HnswQuerySetData(HnswQuery *q, const char *data);
 extern double HnswQueryDistance(const HnswQuery *q, const char *data);
 extern double HnswQueryBound(const HnswQuery *q, const char *data, double dist);
+extern bool HnswBoundsExact(const HnswIndexInfo *info);
 extern bool HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data);
 extern void HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out);
 

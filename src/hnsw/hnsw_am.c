@@ -37,6 +37,7 @@ static relopt_kind hnsw_relopt_kind;
 static relopt_enum_elt_def quantization_options[] = {
 	{"none", HNSW_FORMAT_FLOAT4},
 	{"sq8", HNSW_FORMAT_SQ8},
+	{"bit", HNSW_FORMAT_BIT},
 	{NULL}
 };
 
@@ -60,9 +61,9 @@ HnswInit(void)
 					  HNSW_DEFAULT_EF_CONSTRUCTION, HNSW_MIN_EF_CONSTRUCTION,
 					  HNSW_MAX_EF_CONSTRUCTION, AccessExclusiveLock);
 	add_enum_reloption(hnsw_relopt_kind, "quantization",
-					   "How elements store their vector: none (float4) or sq8 (8-bit codes)",
+					   "How elements store their vector: none (float4), sq8 (8-bit codes) or bit (1-bit codes)",
 					   quantization_options, HNSW_FORMAT_FLOAT4,
-					   "Valid values are \"none\" and \"sq8\".",
+					   "Valid values are \"none\", \"sq8\" and \"bit\".",
 					   AccessExclusiveLock);
 
 	DefineCustomIntVariable("hnsw.ef_search",

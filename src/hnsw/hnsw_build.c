@@ -152,6 +152,7 @@ typedef struct HnswBuildState
 	HnswIndexInfo indexinfo;
 	IndexInfo  *indexInfo;		/* leader: to read rows again */
 	QuantSq8	sq8;
+	QuantBit	bit;
 	float	   *vecbuf;			/* the row being inserted, prepared */
 	HnswQuery	query;			/* for the row being inserted */
 	HnswQuery	nquery;			/* for neighbour selection */
@@ -710,15 +711,23 @@ init_participant(HnswBuildState *bs, Relation heap, Relation index,
 	bs->localinfo = shared->info;
 	bs->localinfo.format = shared->arena_format;
 	bs->localinfo.sq8 = NULL;
+	bs->localinfo.bit = NULL;
 	if (shared->arena_format == HNSW_FORMAT_SQ8)
 	{
 		QuantSq8FromParams(&bs->sq8, shared->info.dimensions, quant,
 						   quant + shared->info.dimensions);
 		bs->localinfo.sq8 = &bs->sq8;
 	}
+	else if (shared->arena_format == HNSW_FORMAT_BIT)
+	{
+		QuantBitFromParams(&bs->bit, shared->info.dimensions, quant,
+						   quant + shared->info.dimensions);
+		bs->localinfo.bit = &bs->bit;
+	}
 	bs->info = &bs->localinfo;
 	bs->indexinfo = shared->info;
 	bs->indexinfo.sq8 = shared->info.format == HNSW_FORMAT_SQ8 ? &bs->sq8 : NULL;
+	bs->indexinfo.bit = shared->info.format == HNSW_FORMAT_BIT ? &bs->bit : NULL;
 	bs->iinfo = &bs->indexinfo;
 	bs->vecbuf = palloc(HnswVectorSize(bs->info));
 	HnswQueryInit(&bs->query, bs->info);
@@ -1347,6 +1356,7 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->metric = HnswGetMetric(index);
 	info->format = HnswGetFormat(index);
 	info->sq8 = NULL;
+	info->bit = NULL;
 	info->haskey = HnswIndexHasKey(index);
 	if (info->ef_construction < 2 * info->m)
 		ereport(ERROR,
@@ -1376,6 +1386,7 @@ init_shared(HnswShared *shared, Relation heap, Relation index,
 	shared->isconcurrent = isconcurrent;
 	shared->info = *info;
 	shared->info.sq8 = NULL;
+	shared->info.bit = NULL;
 	shared->arena_format = arena_format;
 	arenainfo.format = arena_format;
 	shared->arena_size = arena_size;
@@ -1544,14 +1555,19 @@ sample_rows(Relation heap, Relation index, IndexInfo *indexInfo, SampleState *ss
 }
 
 /*
- * Learn the SQ8 ranges from a sample of the rows (one pass over the heap
- * before the build proper); for an index of codes, write them after the
- * metapage and fill in meta's quant_params and quant_sample.
+ * Learn the parameters of the codes of the given format from a sample of
+ * the rows (one pass over the heap before the build proper): SQ8 ranges,
+ * or bit centres and spreads, into params (2 * dimensions floats).  For an
+ * index of codes, write them after the metapage and fill in meta's
+ * quant_params and quant_sample.
  */
 static void
-train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
-		  const HnswIndexInfo *info, QuantSq8 *sq8, HnswMetaPageData *meta)
+train_codes(Relation heap, Relation index, IndexInfo *indexInfo,
+			const HnswIndexInfo *info, HnswFormat format, float *params,
+			HnswMetaPageData *meta)
 {
+	int			dim = info->dimensions;
+
 	SampleState ss;
 
 	memset(&ss, 0, sizeof(ss));
@@ -1564,12 +1580,28 @@ train_sq8(Relation heap, Relation index, IndexInfo *indexInfo,
 	ss.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw sample tuple",
 									  ALLOCSET_DEFAULT_SIZES);
 	sample_rows(heap, index, indexInfo, &ss);
-	QuantSq8Train(sq8, info->dimensions, ss.rows, ss.n);
+	if (format == HNSW_FORMAT_BIT)
+	{
+		QuantBit	bit;
+
+		QuantBitTrain(&bit, dim, ss.rows, ss.n);
+		memcpy(params, bit.mean, sizeof(float) * dim);
+		memcpy(params + dim, bit.dev, sizeof(float) * dim);
+	}
+	else
+	{
+		QuantSq8	sq8;
+
+		QuantSq8Train(&sq8, dim, ss.rows, ss.n);
+		memcpy(params, sq8.lo, sizeof(float) * dim);
+		memcpy(params + dim, sq8.step, sizeof(float) * dim);
+	}
 	pfree(ss.rows);
 	MemoryContextDelete(ss.tmpcxt);
-	if (info->format == HNSW_FORMAT_SQ8)
+	if (info->format != HNSW_FORMAT_FLOAT4)
 	{
-		meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, sq8, false);
+		meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, dim, params,
+												  params + dim, false);
 		meta->quant_sample = (uint32) ss.n;
 	}
 }
@@ -1654,7 +1686,6 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	ItemPointerData entry_tid;
 	BuildElem  *entry = NULL;
 	HnswMetaPageData quant;
-	QuantSq8	sq8;
 	float	   *quant_params = NULL;
 	HnswFormat	arena_format;
 
@@ -1695,13 +1726,11 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				(errmsg_internal("hnsw build of \"%s\": the graph is built on SQ8 codes to fit in maintenance_work_mem",
 								 RelationGetRelationName(index))));
 	}
-	if (arena_format == HNSW_FORMAT_SQ8)
+	if (arena_format != HNSW_FORMAT_FLOAT4)
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_SAMPLE);
-		train_sq8(heap, index, indexInfo, &info, &sq8, &quant);
 		quant_params = palloc(2 * HnswVectorSize(&info));
-		memcpy(quant_params, sq8.lo, HnswVectorSize(&info));
-		memcpy(quant_params + info.dimensions, sq8.step, HnswVectorSize(&info));
+		train_codes(heap, index, indexInfo, &info, arena_format, quant_params, &quant);
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
@@ -1873,7 +1902,16 @@ hnswbuildempty(Relation index)
 
 		/* no rows to learn from: the default ranges */
 		QuantSq8Train(&sq8, dimensions, NULL, 0);
-		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, &sq8, true);
+		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, dimensions,
+												  sq8.lo, sq8.step, true);
+	}
+	else if (info.format == HNSW_FORMAT_BIT && dimensions > 0)
+	{
+		QuantBit	bit;
+
+		QuantBitTrain(&bit, dimensions, NULL, 0);
+		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, dimensions,
+												  bit.mean, bit.dev, true);
 	}
 	if (info.haskey)
 	{

@@ -189,7 +189,10 @@ check_page(CheckState *cs, Page page, BlockNumber blkno, uint16 *flags)
 static bool read_chain(CheckState *cs, BlockNumber blkno, OffsetNumber off,
 					   BlockNumber first, char *out, Size len);
 
-/* The SQ8 ranges: a readable chain of finite values, steps not negative. */
+/*
+ * The codes' parameters (SQ8 ranges, or bit centres and spreads): a
+ * readable chain of finite values, the second array not negative.
+ */
 static bool
 check_quant_params(CheckState *cs)
 {
@@ -236,7 +239,8 @@ check_meta(CheckState *cs)
 				 m->metric < HNSW_METRIC_L2 || m->metric > HNSW_METRIC_L1)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
-		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8)
+		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8 &&
+				 m->format != HNSW_FORMAT_BIT)
 			problem(cs, 0, 0, "metapage has unknown vector format %u", m->format);
 		else
 		{
@@ -253,7 +257,7 @@ check_meta(CheckState *cs)
 		info.dimensions = cs->meta.dimensions;
 		info.format = (HnswFormat) cs->meta.format;
 		cs->datalen = HnswElementDataSize(&info);
-		if (info.format == HNSW_FORMAT_SQ8)
+		if (info.format != HNSW_FORMAT_FLOAT4)
 			ok = check_quant_params(cs);
 	}
 	return ok;
@@ -286,6 +290,14 @@ check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data
 
 	if (cs->meta.format == HNSW_FORMAT_FLOAT4)
 		check_vector(cs, blkno, off, (const float *) data);
+	else if (cs->meta.format == HNSW_FORMAT_BIT)
+	{
+		uint32		dim = cs->meta.dimensions;
+
+		/* the bits past the last dimension are clear */
+		if (dim % 8 != 0 && (((const uint8 *) data)[dim / 8] >> (dim % 8)) != 0)
+			problem(cs, blkno, off, "code has bits set past dimension %u", dim);
+	}
 	else if (!(code->err_l2 >= 0) || isinf(code->err_l2) ||
 			 !(code->err_l1 >= 0) || isinf(code->err_l1))
 		problem(cs, blkno, off, "code has invalid error bounds (%g, %g)",

@@ -120,7 +120,7 @@ double
 HnswDistanceToSql(HnswMetric metric, double d)
 {
 	if (metric == HNSW_METRIC_L2)
-		return sqrt(d);
+		return sqrt(Max(d, 0));
 	return d;
 }
 
@@ -151,6 +151,11 @@ HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
 	q->info = info;
 	if (info->format == HNSW_FORMAT_SQ8)
 		q->sq8.q = palloc(sizeof(float) * info->dimensions);
+	else if (info->format == HNSW_FORMAT_BIT)
+	{
+		q->bit.u = palloc(sizeof(float) * info->dimensions);
+		q->bit.scratch = palloc(sizeof(float) * info->dimensions);
+	}
 }
 
 /* Make a prepared vector the query; vec must outlive the use of q. */
@@ -160,6 +165,8 @@ HnswQuerySet(HnswQuery *q, const float *vec)
 	q->vec = vec;
 	if (q->info->format == HNSW_FORMAT_SQ8)
 		QuantSq8PrepareQuery(q->info->sq8, sq8_kind(q->info->metric), vec, &q->sq8);
+	else if (q->info->format == HNSW_FORMAT_BIT)
+		QuantBitPrepareQuery(q->info->bit, sq8_kind(q->info->metric), vec, &q->bit);
 }
 
 /* Make the vector an element's data holds the query. */
@@ -172,6 +179,12 @@ HnswQuerySetData(HnswQuery *q, const char *data)
 		q->vec = NULL;
 		QuantSq8PrepareCode(q->info->sq8, sq8_kind(q->info->metric),
 							(const QuantSq8Code *) data, &q->sq8);
+	}
+	else if (q->info->format == HNSW_FORMAT_BIT)
+	{
+		q->vec = NULL;
+		QuantBitPrepareCode(q->info->bit, sq8_kind(q->info->metric),
+							(const uint8 *) data, &q->bit);
 	}
 	else
 		HnswQuerySet(q, (const float *) data);
@@ -186,7 +199,10 @@ HnswQueryDistance(const HnswQuery *q, const char *data)
 
 	if (info->format == HNSW_FORMAT_FLOAT4)
 		return HnswDistance(info->metric, q->vec, (const float *) data, info->dimensions);
-	d = QuantSq8Distance(&q->sq8, (const QuantSq8Code *) data);
+	if (info->format == HNSW_FORMAT_BIT)
+		d = QuantBitDistance(&q->bit, (const uint8 *) data);
+	else
+		d = QuantSq8Distance(&q->sq8, (const QuantSq8Code *) data);
 	switch (info->metric)
 	{
 		case HNSW_METRIC_IP:
@@ -219,6 +235,9 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 		return HnswDistanceToSql(q->info->metric, dist);
 	if (isnan(dist))
 		return -INFINITY;
+	/* bit codes: no bound, the decoded distance orders the candidates */
+	if (q->info->format == HNSW_FORMAT_BIT)
+		return HnswDistanceToSql(q->info->metric, dist);
 	switch (q->info->metric)
 	{
 		case HNSW_METRIC_L2:
@@ -247,12 +266,28 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 	return isnan(b) || isinf(b) ? -INFINITY : b;
 }
 
+/*
+ * Whether HnswQueryBound gives true lower bounds (float4 and SQ8 codes), so
+ * that a re-ranking scan may return a row before reading every candidate
+ * of its window; bit codes only order the candidates.
+ */
+bool
+HnswBoundsExact(const HnswIndexInfo *info)
+{
+	return info->format != HNSW_FORMAT_BIT;
+}
+
 /* Store a prepared vector as element data; true if a value was clamped. */
 bool
 HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
 {
 	if (info->format == HNSW_FORMAT_SQ8)
 		return QuantSq8Encode(info->sq8, vec, (QuantSq8Code *) data);
+	if (info->format == HNSW_FORMAT_BIT)
+	{
+		QuantBitEncode(info->bit, vec, (uint8 *) data);
+		return false;
+	}
 	memcpy(data, vec, sizeof(float) * info->dimensions);
 	return false;
 }
@@ -263,6 +298,8 @@ HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
 {
 	if (info->format == HNSW_FORMAT_SQ8)
 		QuantSq8Decode(info->sq8, (const QuantSq8Code *) data, out);
+	else if (info->format == HNSW_FORMAT_BIT)
+		QuantBitDecode(info->bit, (const uint8 *) data, out);
 	else
 		memcpy(out, data, sizeof(float) * info->dimensions);
 }

@@ -121,13 +121,15 @@ typedef struct HnswRelCache
 	BlockNumber nrecent;
 } HnswRelCache;
 
-/* The SQ8 ranges of an index, read into its relcache memory. */
-static const QuantSq8 *
-read_quant_params(Relation index, const HnswMetaPageData *meta)
+/*
+ * The parameters of an index's codes, read into its relcache memory: SQ8
+ * ranges (lo[], step[]) or bit centres and spreads (mean[], dev[]).
+ */
+static void
+read_quant_params(Relation index, const HnswMetaPageData *meta, HnswIndexInfo *info)
 {
 	Size		len = 2 * sizeof(float) * (Size) meta->dimensions;
 	float	   *params = palloc(len);
-	QuantSq8   *sq8;
 	MemoryContext old;
 
 	if (meta->quant_params == InvalidBlockNumber || meta->quant_params == HNSW_METAPAGE_BLKNO)
@@ -138,27 +140,39 @@ read_quant_params(Relation index, const HnswMetaPageData *meta)
 				 errhint("Please REINDEX it.")));
 	HnswReadOverflow(index, meta->quant_params, (char *) params, len);
 	old = MemoryContextSwitchTo(index->rd_indexcxt);
-	sq8 = palloc(sizeof(QuantSq8));
-	QuantSq8FromParams(sq8, meta->dimensions, params, params + meta->dimensions);
+	if (info->format == HNSW_FORMAT_SQ8)
+	{
+		QuantSq8   *sq8 = palloc(sizeof(QuantSq8));
+
+		QuantSq8FromParams(sq8, meta->dimensions, params, params + meta->dimensions);
+		info->sq8 = sq8;
+	}
+	else
+	{
+		QuantBit   *bit = palloc(sizeof(QuantBit));
+
+		QuantBitFromParams(bit, meta->dimensions, params, params + meta->dimensions);
+		info->bit = bit;
+	}
 	MemoryContextSwitchTo(old);
 	pfree(params);
-	return sq8;
 }
 
 /*
- * Write the SQ8 ranges to a new overflow chain (lo[] then step[]); returns
- * its first block.
+ * Write the parameters of an index's codes, a[] then b[] (dim floats each:
+ * SQ8 lo[] and step[], bit mean[] and dev[]), to a new overflow chain;
+ * returns its first block.
  */
 BlockNumber
-HnswWriteQuantParams(Relation index, ForkNumber forknum, const QuantSq8 *sq8,
-					 bool use_wal)
+HnswWriteQuantParams(Relation index, ForkNumber forknum, int dim, const float *a,
+					 const float *b, bool use_wal)
 {
-	Size		len = 2 * sizeof(float) * (Size) sq8->dim;
+	Size		len = 2 * sizeof(float) * (Size) dim;
 	float	   *params = palloc(len);
 	BlockNumber first;
 
-	memcpy(params, sq8->lo, sizeof(float) * sq8->dim);
-	memcpy(params + sq8->dim, sq8->step, sizeof(float) * sq8->dim);
+	memcpy(params, a, sizeof(float) * dim);
+	memcpy(params + dim, b, sizeof(float) * dim);
 	HnswWriteOverflow(index, forknum, (const char *) params, len, &first, use_wal);
 	pfree(params);
 	return first;
@@ -186,8 +200,8 @@ rel_cache(Relation index)
 					 errmsg("index \"%s\" has a key column but no key directory",
 							RelationGetRelationName(index)),
 					 errhint("Please REINDEX it.")));
-		if (rc->info.format == HNSW_FORMAT_SQ8)
-			rc->info.sq8 = read_quant_params(index, &meta);
+		if (rc->info.format == HNSW_FORMAT_SQ8 || rc->info.format == HNSW_FORMAT_BIT)
+			read_quant_params(index, &meta, &rc->info);
 		else if (rc->info.format != HNSW_FORMAT_FLOAT4)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -265,6 +279,8 @@ HnswElementDataSize(const HnswIndexInfo *info)
 {
 	if (info->format == HNSW_FORMAT_SQ8)
 		return QUANT_SQ8_CODE_SIZE(info->dimensions);
+	if (info->format == HNSW_FORMAT_BIT)
+		return QUANT_BIT_CODE_SIZE(info->dimensions);
 	return sizeof(float) * (Size) info->dimensions;
 }
 

@@ -27,7 +27,9 @@
  * a window of QuantRescoreWindow() candidates has been re-ranked (and
  * another window for every window's worth of rows returned).
  * A candidate re-ranked after a farther row was returned is skipped in
- * strict_order, returned in relaxed_order.
+ * strict_order, returned in relaxed_order.  Bit codes (quantization = bit)
+ * give no lower bound: their decoded distance only orders each batch, and
+ * rows come out by the window alone.
  *
  * Key conditions.  On an index with a key column (hnsw_key.c) the scan may
  * get "key = value" (from the query or from a row-level security policy).
@@ -85,6 +87,7 @@ typedef struct HnswScanOpaqueData
 	uint64		nreranked;		/* rows re-ranked in all */
 	uint64		nreturned;		/* rows returned */
 	bool		keyed;			/* the scan has a key condition */
+	bool		exact_bounds;	/* bounded: HnswBoundsExact() */
 } HnswScanOpaqueData;
 
 /* elements of a key the graph search of that key starts from */
@@ -111,6 +114,7 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan",
 									ALLOCSET_DEFAULT_SIZES);
 	so->bounded = so->info->format != HNSW_FORMAT_FLOAT4;
+	so->exact_bounds = HnswBoundsExact(so->info);
 	scan->opaque = so;
 	if (norderbys > 0)
 	{
@@ -381,7 +385,8 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 		 * row, another before row window + 1, and so on.
 		 */
 		if (so->nscored > 0 &&
-			(so->scored[0].key <= next_bound ||
+			((so->exact_bounds && so->scored[0].key <= next_bound) ||
+			 (so->exhausted && so->batchpos >= so->nbatch) ||
 			 so->nreranked >= window * (1 + so->nreturned / window)))
 		{
 			Scored		top = scored_pop(so);

@@ -103,6 +103,48 @@ extern double QuantSq8Distance(const QuantSq8Query *q, const QuantSq8Code *code)
  */
 extern double QuantSq8Rounding(const QuantSq8Query *q, double d);
 
+/*
+ * 1-bit codes (quant_bit.c): every dimension has a centre mean[i] (the
+ * sample's mean) and a spread dev[i] (the sample's mean absolute deviation);
+ * a value x becomes the bit x > mean[i] and decodes to mean[i] +- dev[i].
+ * Distances from a float4 query to a code are asymmetric: for each
+ * dimension the query's distance term differs only by whether the bit is
+ * set, so a prepared query holds the distance with no bit set (base) and,
+ * per dimension, what a set bit adds (u[i]); a distance is base plus the
+ * sum of u over the set bits.  There is no guaranteed bound: an index of
+ * bit codes re-ranks a fixed window of candidates (hnsw_scan.c).
+ */
+typedef struct QuantBit
+{
+	int			dim;
+	float	   *mean;
+	float	   *dev;
+} QuantBit;
+
+#define QUANT_BIT_CODE_SIZE(dim)	(((Size) (dim) + 7) / 8)
+
+typedef struct QuantBitQuery
+{
+	QuantDistance kind;
+	int			dim;
+	float	   *u;				/* what a set bit adds, per dimension */
+	double		base;			/* the distance with no bit set */
+	float	   *scratch;		/* dim floats: a decoded code */
+} QuantBitQuery;
+
+/* Learn centres and spreads from n sample vectors; n may be 0. */
+extern void QuantBitTrain(QuantBit *qb, int dim, const float *sample, int n);
+extern void QuantBitFromParams(QuantBit *qb, int dim, const float *mean,
+							   const float *dev);
+extern void QuantBitEncode(const QuantBit *qb, const float *x, uint8 *code);
+extern void QuantBitDecode(const QuantBit *qb, const uint8 *code, float *out);
+/* q->u and q->scratch must hold dim floats */
+extern void QuantBitPrepareQuery(const QuantBit *qb, QuantDistance kind,
+								 const float *x, QuantBitQuery *q);
+extern void QuantBitPrepareCode(const QuantBit *qb, QuantDistance kind,
+								const uint8 *code, QuantBitQuery *q);
+extern double QuantBitDistance(const QuantBitQuery *q, const uint8 *code);
+
 /* quant_rescore.c: exact distances from heap rows */
 
 #include "access/relscan.h"

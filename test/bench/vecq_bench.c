@@ -92,7 +92,8 @@ usage(void)
 		   "  --queries N            query vectors (default 1000)\n"
 		   "  --metric M             l2 (default), ip or cosine\n"
 		   "  --engines LIST         vecq,pgvector (default) or one of them; vecq_sq8 is\n"
-		   "                         vecq with quantization = sq8 added to the index options\n"
+		   "                         vecq with quantization = sq8 added to the index options,\n"
+		   "                         vecq_bit with quantization = bit\n"
 		   "  --index SPEC           hnsw (default), none (exact scans) or\n"
 		   "                         a clause such as \"USING hnsw (embedding vector_l2_ops)\"\n"
 		   "  --with OPTIONS         options of the hnsw index\n"
@@ -255,13 +256,18 @@ parse_options(int argc, char **argv)
 			else if (strcmp(e, "vecq_sq8") == 0)
 			{
 				engines[nengines].extension = "vecq";
-				engines[nengines].index_options = "quantization = sq8";
+				engines[nengines].index_options = "quantization = 'sq8'";
+			}
+			else if (strcmp(e, "vecq_bit") == 0)
+			{
+				engines[nengines].extension = "vecq";
+				engines[nengines].index_options = "quantization = 'bit'";
 			}
 			else if (strcmp(e, "pgvector") == 0)
 				engines[nengines].extension = "vector";
 			else
 			{
-				fprintf(stderr, "vecq_bench: unknown engine \"%s\" (want vecq, vecq_sq8 or pgvector)\n", e);
+				fprintf(stderr, "vecq_bench: unknown engine \"%s\" (want vecq, vecq_sq8, vecq_bit or pgvector)\n", e);
 				exit(1);
 			}
 			engines[nengines++].name = e;

@@ -1,4 +1,4 @@
--- HNSW with quantization = 'sq8': options, exact re-ranking, clamping,
+-- HNSW with quantization = 'sq8' and 'bit': options, exact re-ranking, clamping,
 -- every opclass against exact answers, sizes, builds and maintenance.
 
 SELECT setseed(0.17);
@@ -207,6 +207,108 @@ SET enable_seqscan = off;
 SELECT id FROM widest ORDER BY v <-> array_fill(4.4::float4, ARRAY[16000])::vector LIMIT 3;
 RESET enable_seqscan;
 DROP TABLE widest;
+
+-- quantization = 'bit': one bit per dimension (mean-centred), no bound, so
+-- rows come out after a window of rescore_factor * 10 re-ranked candidates.
+-- Bits suit many dimensions: 256 here, 20 clusters with noise.
+SELECT setseed(0.11);
+CREATE TABLE b256 (id int, v vector(256));
+INSERT INTO b256 SELECT i, (SELECT array_agg((sin(i % 20 * 7 + j) + (random() - 0.5) * 0.8)::float4)
+  FROM generate_series(1, 256) j WHERE i > 0)::vector FROM generate_series(1, 3000) i;
+CREATE TABLE b256q (id int, v vector(256));
+INSERT INTO b256q SELECT i, (SELECT array_agg((sin(i % 20 * 7 + j) + (random() - 0.5) * 0.8)::float4)
+  FROM generate_series(1, 256) j WHERE i > 0)::vector FROM generate_series(1, 20) i;
+-- recall@10 against a plain sort (ties count), and whether rows come in
+-- exact distance order
+CREATE FUNCTION check_bits(op text) RETURNS TABLE (recall numeric, ordered bool)
+LANGUAGE plpgsql AS $$
+DECLARE
+  q record;
+  hits int := 0;
+  ord bool := true;
+  ids int[];
+  ds float8[];
+  kth float8;
+BEGIN
+  FOR q IN SELECT * FROM b256q ORDER BY id LOOP
+    SET LOCAL enable_seqscan = off;
+    EXECUTE format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM
+                    (SELECT id, v %s $1 AS d, row_number() OVER () AS n FROM
+                      (SELECT id, v FROM b256 ORDER BY v %s $1 LIMIT 10) s) t', op, op)
+      INTO ids, ds USING q.v;
+    SET LOCAL enable_seqscan = on;
+    SET LOCAL enable_indexscan = off;
+    EXECUTE format('SELECT max(d) FROM (SELECT (v %s $1) AS d FROM b256 ORDER BY 1 LIMIT 10) e', op)
+      INTO kth USING q.v;
+    EXECUTE format('SELECT count(*) FROM b256 WHERE id = ANY($2) AND v %s $1 <= $3', op)
+      INTO STRICT hits USING q.v, ids, kth;
+    SET LOCAL enable_indexscan = on;
+    FOR i IN 2 .. coalesce(array_length(ds, 1), 0) LOOP
+      ord := ord AND ds[i] >= ds[i - 1];
+    END LOOP;
+    recall := coalesce(recall, 0) + hits;
+  END LOOP;
+  recall := round(recall / 200.0, 2);
+  ordered := ord;
+  RETURN NEXT;
+END $$;
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
+SELECT reloptions FROM pg_class WHERE relname = 'b256_bit';
+SELECT * FROM vecq_index_check('b256_bit', true);
+-- the bits alone (a window of 10, ef_search 10) find few of the nearest;
+-- re-ranking 200 candidates finds them, in exact order
+SET hnsw.ef_search = 10;
+SET vecq.rescore_factor = 1;
+SELECT recall < 0.5 AS bits_alone_poor, ordered FROM check_bits('<->');
+SET hnsw.ef_search = 200;
+SET vecq.rescore_factor = 20;
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<->');
+DROP INDEX b256_bit;
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_ip_ops) WITH (quantization = 'bit');
+-- (inner product on data that is not normalized suits bits less)
+SELECT recall >= 0.75 AS fair_recall, ordered FROM check_bits('<#>');
+DROP INDEX b256_bit;
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_cosine_ops) WITH (quantization = 'bit');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<=>');
+DROP INDEX b256_bit;
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l1_ops) WITH (quantization = 'bit');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<+>');
+DROP INDEX b256_bit;
+-- inserts after the build; a parallel build
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
+INSERT INTO b256 SELECT 3000 + id, v FROM b256q;
+VACUUM b256;
+SELECT * FROM vecq_index_check('b256_bit', true);
+SET enable_seqscan = off;
+SELECT count(*) FROM (SELECT id FROM b256 ORDER BY v <-> (SELECT v FROM b256q WHERE id = 3) LIMIT 1) s
+  WHERE id = 3003;
+RESET enable_seqscan;
+DROP INDEX b256_bit;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_maintenance_workers = 2;
+CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<->');
+SELECT * FROM vecq_index_check('b256_bit', true);
+RESET max_parallel_maintenance_workers;
+RESET min_parallel_table_scan_size;
+RESET vecq.rescore_factor;
+SET hnsw.ef_search = 60;
+-- size against full precision at 768 dimensions (m = 16): under 0.12
+CREATE TABLE wide2 (id int, v vector(768));
+INSERT INTO wide2 SELECT i, (SELECT array_agg(sin(i * j)::float4) FROM generate_series(1, 768) j)::vector
+  FROM generate_series(1, 400) i;
+CREATE INDEX wide2_none ON wide2 USING hnsw (v vector_l2_ops);
+CREATE INDEX wide2_bit ON wide2 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
+SELECT pg_relation_size('wide2_bit')::numeric / pg_relation_size('wide2_none') < 0.12 AS under_012;
+DROP TABLE wide2;
+-- an index built on an empty (unlogged) table: centres 0, spreads 1/sqrt(dim)
+CREATE UNLOGGED TABLE ul_bit (id int, v vector(256));
+CREATE INDEX ul_bit_v ON ul_bit USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
+INSERT INTO ul_bit SELECT * FROM b256 WHERE id <= 500;
+VACUUM ul_bit;
+SELECT * FROM vecq_index_check('ul_bit_v', true);
+DROP TABLE ul_bit, b256, b256q;
+DROP FUNCTION check_bits(text);
 
 DROP TABLE items, queries;
 DROP FUNCTION check_exact(text, int);
