@@ -241,6 +241,17 @@ scalar_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
 	return sum;
 }
 
+static double
+scalar_bits_sum(const float *u, const uint8_t *bits, int n)
+{
+	float		sum = 0.0f;
+
+	for (int i = 0; i < n; i++)
+		if ((bits[i >> 3] >> (i & 7)) & 1)
+			sum += u[i];
+	return sum;
+}
+
 static const VecqDistanceKernels scalar_kernels = {
 	.l2_squared = scalar_l2_squared,
 	.inner_product = scalar_inner_product,
@@ -253,6 +264,7 @@ static const VecqDistanceKernels scalar_kernels = {
 	.sq8_l2 = scalar_sq8_l2,
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
+	.bits_sum = scalar_bits_sum,
 };
 
 /* the kernels in use; scalar until VecqDistanceInit() picks better ones */
@@ -268,6 +280,7 @@ VecqDistanceKernels VecqKernels = {
 	.sq8_l2 = scalar_sq8_l2,
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
+	.bits_sum = scalar_bits_sum,
 };
 
 static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;

@@ -93,6 +93,13 @@ typedef struct VecqDistanceKernels
 	double		(*sq8_dot) (const float *q, const uint8_t *c, int n);
 	/* sum w[i] * |q[i] - c[i]| */
 	double		(*sq8_l1) (const float *q, const float *w, const uint8_t *c, int n);
+
+	/*
+	 * For 1-bit codes (src/quant): the sum of u[i] over the i < n whose bit
+	 * (bit i % 8 of bits[i / 8]) is set, in float4; bits holds (n + 7) / 8
+	 * bytes.
+	 */
+	double		(*bits_sum) (const float *u, const uint8_t *bits, int n);
 } VecqDistanceKernels;
 
 /*

@@ -473,6 +473,33 @@ avx2_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
 	return sum;
 }
 
+/* 8 dimensions per step: one byte of bits, spread over the lanes as a mask */
+static double
+avx2_bits_sum(const float *u, const uint8_t *bits, int n)
+{
+	const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+	__m256		s = _mm256_setzero_ps();
+	__m128		h;
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 8; i += 8)
+	{
+		__m256i		b = _mm256_and_si256(_mm256_set1_epi32(bits[i >> 3]), lane_bit);
+		__m256		m = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b, lane_bit));
+
+		s = _mm256_add_ps(s, _mm256_and_ps(m, _mm256_loadu_ps(u + i)));
+	}
+	h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+	h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+	h = _mm_add_ss(h, _mm_movehdup_ps(h));
+	sum = _mm_cvtss_f32(h);
+	for (; i < n; i++)
+		if ((bits[i >> 3] >> (i & 7)) & 1)
+			sum += u[i];
+	return sum;
+}
+
 static const VecqDistanceKernels avx2_kernels = {
 	.l2_squared = avx2_l2_squared,
 	.inner_product = avx2_inner_product,
@@ -485,6 +512,7 @@ static const VecqDistanceKernels avx2_kernels = {
 	.sq8_l2 = avx2_sq8_l2,
 	.sq8_dot = avx2_sq8_dot,
 	.sq8_l1 = avx2_sq8_l1,
+	.bits_sum = avx2_bits_sum,
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx2 = &avx2_kernels;

@@ -479,6 +479,27 @@ avx512_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
 	return sum;
 }
 
+/* 16 dimensions per step: their 16 bits are the lane mask of an add */
+static double
+avx512_bits_sum(const float *u, const uint8_t *bits, int n)
+{
+	__m512		s = _mm512_setzero_ps();
+	float		sum;
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+	{
+		__mmask16	m = (__mmask16) (bits[i >> 3] | (bits[(i >> 3) + 1] << 8));
+
+		s = _mm512_mask_add_ps(s, m, s, _mm512_loadu_ps(u + i));
+	}
+	sum = _mm512_reduce_add_ps(s);
+	for (; i < n; i++)
+		if ((bits[i >> 3] >> (i & 7)) & 1)
+			sum += u[i];
+	return sum;
+}
+
 static const VecqDistanceKernels avx512_kernels = {
 	.l2_squared = avx512_l2_squared,
 	.inner_product = avx512_inner_product,
@@ -491,6 +512,7 @@ static const VecqDistanceKernels avx512_kernels = {
 	.sq8_l2 = avx512_sq8_l2,
 	.sq8_dot = avx512_sq8_dot,
 	.sq8_l1 = avx512_sq8_l1,
+	.bits_sum = avx512_bits_sum,
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx512 = &avx512_kernels;

@@ -20,7 +20,7 @@
 
 #include <math.h>
 
-#include "port/pg_bitutils.h"
+#include "common/distance.h"
 #include "quant/quant.h"
 
 static void
@@ -138,24 +138,5 @@ QuantBitPrepareCode(const QuantBit *qb, QuantDistance kind, const uint8 *code,
 double
 QuantBitDistance(const QuantBitQuery *q, const uint8 *code)
 {
-	float		sum = 0;
-	int			nbytes = (int) QUANT_BIT_CODE_SIZE(q->dim);
-
-	/* the set bits of each 64-bit word, lowest first */
-	for (int b = 0; b < nbytes; b += 8)
-	{
-		uint64		w = 0;
-		int			take = Min(8, nbytes - b);
-
-		memcpy(&w, code + b, take);
-		while (w != 0)
-		{
-			int			i = b * 8 + pg_rightmost_one_pos64(w);
-
-			if (i < q->dim)		/* padding bits are never set, but */
-				sum += q->u[i];
-			w &= w - 1;
-		}
-	}
-	return q->base + sum;
+	return q->base + VecqKernels.bits_sum(q->u, code, q->dim);
 }

@@ -763,6 +763,62 @@ test_sq8(const VecqDistanceKernels *const *levels, GuardedBuffer *cbuf,
 }
 
 /*
+ * The 1-bit code kernel at every level against a double reference: the
+ * bits at the very end of a guarded page (no byte past (n + 7) / 8 read),
+ * padding bits past n set at random (they must not count).
+ */
+static void
+test_bits(const VecqDistanceKernels *const *levels, GuardedBuffer *cbuf, float *u)
+{
+	static const int dims[] = {1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 100, 768, 784, 1536, 16000};
+
+	for (int di = 0; di < (int) lengthof(dims); di++)
+	{
+		int			n = dims[di];
+		int			nbytes = (n + 7) / 8;
+		uint8_t    *bits = (uint8_t *) (cbuf->data + cbuf->size) - nbytes;
+		double		ref = 0;
+		double		mag = 0;
+
+		for (int i = 0; i < nbytes; i++)
+			bits[i] = (uint8_t) (rng_next() % 256);
+		for (int i = 0; i < n; i++)
+		{
+			u[i] = (float) (rng_signed() * 10.0);
+			if ((bits[i >> 3] >> (i & 7)) & 1)
+			{
+				ref += u[i];
+				mag += fabs(u[i]);
+			}
+		}
+		for (int lv = 0; lv < VECQ_SIMD_NLEVELS; lv++)
+		{
+			double		got;
+			bool		ok;
+
+			if (levels[lv] == NULL)
+				continue;
+			in_kernel = 1;
+			if (sigsetjmp(fault_jump, 1) != 0)
+			{
+				in_kernel = 0;
+				count(false);
+				printf("FAIL bits %s n=%d: read outside the code\n",
+					   VecqSimdLevelName((VecqSimdLevel) lv), n);
+				continue;
+			}
+			got = levels[lv]->bits_sum(u, bits, n);
+			in_kernel = 0;
+			ok = fabs(got - ref) <= VECQ_SQ8_REL_ERROR * mag + 1e-30;
+			count(ok);
+			if (!ok)
+				printf("FAIL bits %s n=%d: got %.9g want %.9g\n",
+					   VecqSimdLevelName((VecqSimdLevel) lv), n, got, ref);
+		}
+	}
+}
+
+/*
  * The approximate (float4-sum) kernels at every level against a double
  * reference, inputs at the very end of a guarded page: within
  * VECQ_SQ8_REL_ERROR of the sum of the absolute values of the terms.
@@ -873,6 +929,7 @@ main(void)
 
 	test_cosine_distance(levels, a0, b0);
 	test_sq8(levels, &abuf, a0, b0);
+	test_bits(levels, &abuf, a0);
 	test_approx(levels, &abuf, &bbuf);
 
 	printf("%d passed, %d failed\n", npassed, nfailed);
