@@ -41,6 +41,33 @@ CREATE OPERATOR CLASS uuid_ops
 -- Tenant isolation (schema vecq): see the section below.
 --
 --
+-- Bit strings (pgvector's names): binary_quantize(vector) -> bit, Hamming
+-- and Jaccard distances between bit strings of the same length.
+--
+
+CREATE FUNCTION binary_quantize(vector) RETURNS bit
+	AS 'MODULE_PATHNAME', 'vector_binary_quantize'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION hamming_distance(bit, bit) RETURNS float8
+	AS 'MODULE_PATHNAME', 'bit_hamming_distance'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION jaccard_distance(bit, bit) RETURNS float8
+	AS 'MODULE_PATHNAME', 'bit_jaccard_distance'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE OPERATOR <~> (
+	LEFTARG = bit, RIGHTARG = bit, PROCEDURE = hamming_distance,
+	COMMUTATOR = '<~>'
+);
+
+CREATE OPERATOR <%> (
+	LEFTARG = bit, RIGHTARG = bit, PROCEDURE = jaccard_distance,
+	COMMUTATOR = '<%>'
+);
+
+--
 -- Who the tenant is (src/tenant/tenant.c): the setting vecq.tenant (only
 -- superusers and roles granted SET on it may set it), else the tenant
 -- mapped to current_user in vecq.tenant_roles, else NULL (no rows).
