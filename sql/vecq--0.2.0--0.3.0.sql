@@ -68,6 +68,26 @@ CREATE OPERATOR <%> (
 );
 
 --
+-- HNSW on bit(n) columns: Hamming (<~>) and Jaccard (<%>) distances.  The
+-- index stores the bits themselves.
+--
+
+CREATE FUNCTION hnsw_metric_hamming(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+CREATE FUNCTION hnsw_metric_jaccard(internal) RETURNS integer
+	AS 'MODULE_PATHNAME' LANGUAGE C;
+
+CREATE OPERATOR CLASS bit_hamming_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <~> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hnsw_metric_hamming(internal);
+
+CREATE OPERATOR CLASS bit_jaccard_ops
+	FOR TYPE bit USING hnsw AS
+	OPERATOR 1 <%> (bit, bit) FOR ORDER BY float_ops,
+	FUNCTION 1 hnsw_metric_jaccard(internal);
+
+--
 -- Who the tenant is (src/tenant/tenant.c): the setting vecq.tenant (only
 -- superusers and roles granted SET on it may set it), else the tenant
 -- mapped to current_user in vecq.tenant_roles, else NULL (no rows).

@@ -64,8 +64,17 @@ typedef enum HnswMetric
 	HNSW_METRIC_L2 = 1,			/* <->, stored as squared L2 */
 	HNSW_METRIC_IP = 2,			/* <#>, negative inner product */
 	HNSW_METRIC_COSINE = 3,		/* <=>, vectors normalized, 1 - dot */
-	HNSW_METRIC_L1 = 4			/* <+> */
+	HNSW_METRIC_L1 = 4,			/* <+> */
+	HNSW_METRIC_HAMMING = 5,	/* <~> on bit(n) columns */
+	HNSW_METRIC_JACCARD = 6		/* <%> on bit(n) columns */
 } HnswMetric;
+
+/*
+ * An index on a bit(n) column stores the bits themselves (format float4,
+ * "dimensions" counting bits); its "vectors" are the bit strings' bytes.
+ */
+#define HnswIsBitMetric(metric) \
+	((metric) == HNSW_METRIC_HAMMING || (metric) == HNSW_METRIC_JACCARD)
 
 /* how elements store their vector (the quantization reloption) */
 typedef enum HnswFormat
@@ -169,6 +178,7 @@ extern void HnswKeyDirCompact(Relation index, BufferAccessStrategy strategy,
 /* hnsw_graph.c: the search kernels shared by build, insert and scan */
 extern int	HnswRandomLevel(int m, pg_prng_state *state);
 extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
+extern const float *HnswDatumData(const HnswIndexInfo *info, Datum value);
 extern double HnswDistance(HnswMetric metric, const float *a, const float *b, int dim);
 extern double HnswDistanceToSql(HnswMetric metric, double d);
 extern double HnswSqlDistance(HnswMetric metric, const float *x, const float *q, int dim);

@@ -166,7 +166,7 @@ HnswGetMetric(Relation index)
 	proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
 	metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
 
-	if (metric < HNSW_METRIC_L2 || metric > HNSW_METRIC_L1)
+	if (metric < HNSW_METRIC_L2 || metric > HNSW_METRIC_JACCARD)
 		elog(ERROR, "hnsw opclass support function returned unknown metric %d", metric);
 	return (HnswMetric) metric;
 }
@@ -344,3 +344,5 @@ HNSW_METRIC_FUNCTION(hnsw_metric_l2, HNSW_METRIC_L2)
 HNSW_METRIC_FUNCTION(hnsw_metric_ip, HNSW_METRIC_IP)
 HNSW_METRIC_FUNCTION(hnsw_metric_cosine, HNSW_METRIC_COSINE)
 HNSW_METRIC_FUNCTION(hnsw_metric_l1, HNSW_METRIC_L1)
+HNSW_METRIC_FUNCTION(hnsw_metric_hamming, HNSW_METRIC_HAMMING)
+HNSW_METRIC_FUNCTION(hnsw_metric_jaccard, HNSW_METRIC_JACCARD)

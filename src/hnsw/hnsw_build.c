@@ -623,18 +623,6 @@ spill_row(HnswBuildState *bs, ItemPointer tid, Datum value, uint32 filterkey)
 	bs->spilled++;
 }
 
-/* A row's indexed vector (detoasted), checked for the index's dimensions. */
-static Vector *
-row_vector(Datum value, const HnswIndexInfo *info)
-{
-	Vector	   *v = DatumGetVector(value);
-
-	if (v->dim != info->dimensions)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
-	return v;
-}
 
 static void
 build_callback(Relation index, ItemPointer tid, Datum *values,
@@ -643,7 +631,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	HnswBuildState *bs = (HnswBuildState *) state;
 	const HnswIndexInfo *info = bs->info;
 	MemoryContext old;
-	Vector	   *v;
+	const float *x;
 	int			level;
 	BuildElem  *e;
 	ElemRef		ref;
@@ -652,19 +640,19 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(bs->tmpcxt);
-	v = row_vector(values[0], info);
+	x = HnswDatumData(info, values[0]);
 	filterkey = info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0;
 
 	level = HnswRandomLevel(info->m, &bs->prng);
 	e = arena_alloc(bs, level, &ref);
 	if (e == NULL)
 	{
-		/* prepared in a copy: v may point into a shared buffer */
-		Vector	   *copy = palloc(VARSIZE(v));
+		/* prepared in a copy: x may point into a shared buffer */
+		bytea	   *copy = palloc(VARHDRSZ + HnswVectorSize(info));
 
-		memcpy(copy, v, VARSIZE(v));
+		SET_VARSIZE(copy, VARHDRSZ + HnswVectorSize(info));
 		/* a zero vector under cosine is not indexed either way */
-		if (HnswPrepareVector(info->metric, v->x, copy->x, info->dimensions))
+		if (HnswPrepareVector(info->metric, x, (float *) VARDATA(copy), info->dimensions))
 			spill_row(bs, tid, PointerGetDatum(copy), filterkey);
 	}
 	else
@@ -672,7 +660,7 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 		e->heaptid = *tid;
 		e->filterkey = filterkey;
 		e->overflow = !HnswElementDataInline(bs->iinfo, level);
-		if (HnswPrepareVector(info->metric, v->x, bs->vecbuf, info->dimensions))
+		if (HnswPrepareVector(info->metric, x, bs->vecbuf, info->dimensions))
 		{
 			e->clamped = HnswEncodeData(info, bs->vecbuf, elem_data(bs, e));
 			HnswQuerySet(&bs->query, bs->vecbuf);
@@ -784,7 +772,8 @@ insert_spilled(HnswBuildState *bs)
 
 		CHECK_FOR_INTERRUPTS();
 		/* the stored vector is already prepared; insert it as a row would be */
-		HnswInsertPrepared(bs->index, bs->iinfo, DatumGetVector(vec)->x, filterkey, tid);
+		HnswInsertPrepared(bs->index, bs->iinfo, (const float *) VARDATA_ANY(DatumGetByteaPP(vec)),
+						   filterkey, tid);
 	}
 	ExecDropSingleTupleTableSlot(slot);
 	tuplestore_end(bs->spill);
@@ -1112,7 +1101,6 @@ row_reader_read(RowReader *r, ItemPointer heaptid, float *out)
 	Datum		values[INDEX_MAX_KEYS];
 	bool		isnull[INDEX_MAX_KEYS];
 	MemoryContext old;
-	Vector	   *v;
 
 	if (!table_index_fetch_tuple(r->fetch, &tid, SnapshotAny, r->slot,
 								 &call_again, &all_dead))
@@ -1121,9 +1109,8 @@ row_reader_read(RowReader *r, ItemPointer heaptid, float *out)
 			 RelationGetRelationName(r->bs->index));
 	old = MemoryContextSwitchTo(r->cxt);
 	FormIndexDatum(r->bs->indexInfo, r->slot, r->estate, values, isnull);
-	v = DatumGetVector(values[0]);
-	if (isnull[0] || v->dim != info->dimensions ||
-		!HnswPrepareVector(info->metric, v->x, out, info->dimensions))
+	if (isnull[0] ||
+		!HnswPrepareVector(info->metric, HnswDatumData(info, values[0]), out, info->dimensions))
 		elog(ERROR, "heap row (%u,%u) changed while building index \"%s\"",
 			 ItemPointerGetBlockNumber(heaptid), ItemPointerGetOffsetNumber(heaptid),
 			 RelationGetRelationName(r->bs->index));
@@ -1358,6 +1345,11 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->sq8 = NULL;
 	info->bit = NULL;
 	info->haskey = HnswIndexHasKey(index);
+	if (HnswIsBitMetric(info->metric) && info->format != HNSW_FORMAT_FLOAT4)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("quantization applies to vector columns, not to bit columns"),
+				 errdetail("An index on a bit column stores the bits themselves.")));
 	if (info->ef_construction < 2 * info->m)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1496,13 +1488,13 @@ sample_callback(Relation index, ItemPointer tid, Datum *values,
 	SampleState *ss = (SampleState *) state;
 	int			dim = ss->info->dimensions;
 	MemoryContext old;
-	Vector	   *v;
+	const float *x;
 	int			slot;
 
 	if (isnull[0])
 		return;
 	old = MemoryContextSwitchTo(ss->tmpcxt);
-	v = row_vector(values[0], ss->info);
+	x = HnswDatumData(ss->info, values[0]);
 	ss->seen++;
 	if (ss->n < ss->max)
 		slot = ss->n;
@@ -1514,7 +1506,7 @@ sample_callback(Relation index, ItemPointer tid, Datum *values,
 	}
 	/* a zero vector under cosine is not indexed: not sampled either */
 	if (slot >= 0 &&
-		HnswPrepareVector(ss->info->metric, v->x, ss->rows + (Size) slot * dim, dim) &&
+		HnswPrepareVector(ss->info->metric, x, ss->rows + (Size) slot * dim, dim) &&
 		slot == ss->n)
 		ss->n++;
 	MemoryContextSwitchTo(old);
@@ -1697,7 +1689,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("column does not have dimensions"),
-				 errhint("Declare the column with a dimension count, as in vector(3).")));
+				 errhint("Declare the column with a dimension count, as in vector(3) or bit(64).")));
 	init_info(index, &info, dimensions);
 
 	/* the graph's memory: maintenance_work_mem (pages are touched lazily) */
@@ -1717,7 +1709,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	 * slower one-at-a-time inserts of the rows that would not fit).
 	 */
 	arena_format = info.format;
-	if (info.format == HNSW_FORMAT_FLOAT4 && heap->rd_rel->reltuples > 0 &&
+	if (info.format == HNSW_FORMAT_FLOAT4 && !HnswIsBitMetric(info.metric) &&
+		heap->rd_rel->reltuples > 0 &&
 		heap->rd_rel->reltuples * arena_bytes_per_row(&info, HNSW_FORMAT_FLOAT4) > arena_size &&
 		arena_bytes_per_row(&info, HNSW_FORMAT_SQ8) < arena_bytes_per_row(&info, HNSW_FORMAT_FLOAT4))
 	{

@@ -236,7 +236,7 @@ check_meta(CheckState *cs)
 			problem(cs, 0, 0, "metapage has version %u, not %u", m->version, HNSW_VERSION);
 		else if (m->m < HNSW_MIN_M || m->m > HNSW_MAX_M ||
 				 m->dimensions < 1 || m->dimensions > VECTOR_MAX_DIM ||
-				 m->metric < HNSW_METRIC_L2 || m->metric > HNSW_METRIC_L1)
+				 m->metric < HNSW_METRIC_L2 || m->metric > HNSW_METRIC_JACCARD)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
 		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8 &&
@@ -256,6 +256,7 @@ check_meta(CheckState *cs)
 		memset(&info, 0, sizeof(info));
 		info.dimensions = cs->meta.dimensions;
 		info.format = (HnswFormat) cs->meta.format;
+		info.metric = (HnswMetric) cs->meta.metric;
 		cs->datalen = HnswElementDataSize(&info);
 		if (info.format != HNSW_FORMAT_FLOAT4)
 			ok = check_quant_params(cs);
@@ -288,15 +289,21 @@ check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data
 {
 	const QuantSq8Code *code = (const QuantSq8Code *) data;
 
-	if (cs->meta.format == HNSW_FORMAT_FLOAT4)
+	if (cs->meta.format == HNSW_FORMAT_FLOAT4 && !HnswIsBitMetric(cs->meta.metric))
 		check_vector(cs, blkno, off, (const float *) data);
-	else if (cs->meta.format == HNSW_FORMAT_BIT)
+	else if (cs->meta.format == HNSW_FORMAT_BIT || HnswIsBitMetric(cs->meta.metric))
 	{
 		uint32		dim = cs->meta.dimensions;
+		uint8		last = dim % 8 != 0 ? ((const uint8 *) data)[dim / 8] : 0;
 
-		/* the bits past the last dimension are clear */
-		if (dim % 8 != 0 && (((const uint8 *) data)[dim / 8] >> (dim % 8)) != 0)
-			problem(cs, blkno, off, "code has bits set past dimension %u", dim);
+		/*
+		 * The bits past the last dimension are clear: the high bits of the
+		 * last byte of a code (lowest bit first), the low bits of a bit
+		 * string's (highest bit first).
+		 */
+		if (cs->meta.format == HNSW_FORMAT_BIT ? (last >> (dim % 8)) != 0 :
+			(last & (0xFF >> (dim % 8))) != 0)
+			problem(cs, blkno, off, "element has bits set past bit %u", dim);
 	}
 	else if (!(code->err_l2 >= 0) || isinf(code->err_l2) ||
 			 !(code->err_l1 >= 0) || isinf(code->err_l1))

@@ -26,6 +26,10 @@
 #include "common/pg_prng.h"
 
 #include "common/distance.h"
+#include "port/pg_bitutils.h"
+#include "utils/varbit.h"
+#include "vector/vector.h"
+
 #include "hnsw/hnsw.h"
 
 /*
@@ -47,12 +51,87 @@ HnswRandomLevel(int m, pg_prng_state *state)
 }
 
 /*
+ * Hamming or Jaccard distance between two bit strings of dim bits (their
+ * padding bits are zero), as hamming_distance() and jaccard_distance()
+ * compute them.
+ */
+static double
+bits_distance(HnswMetric metric, const uint8 *a, const uint8 *b, int dim)
+{
+	int			nbytes = (dim + 7) / 8;
+	uint64		differ = 0;
+	uint64		both = 0;
+	uint64		either = 0;
+	int			i = 0;
+
+	for (; i + 8 <= nbytes; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (metric == HNSW_METRIC_HAMMING)
+			differ += pg_popcount64(x ^ y);
+		else
+		{
+			both += pg_popcount64(x & y);
+			either += pg_popcount64(x | y);
+		}
+	}
+	for (; i < nbytes; i++)
+	{
+		differ += pg_number_of_ones[a[i] ^ b[i]];
+		both += pg_number_of_ones[a[i] & b[i]];
+		either += pg_number_of_ones[a[i] | b[i]];
+	}
+	if (metric == HNSW_METRIC_HAMMING)
+		return (double) differ;
+	return either == 0 ? 1.0 : 1.0 - (double) both / (double) either;
+}
+
+/*
+ * The data of a row's indexed value (detoasted), checked against the
+ * index's dimensions: a vector's elements, or a bit string's bytes.
+ */
+const float *
+HnswDatumData(const HnswIndexInfo *info, Datum value)
+{
+	if (HnswIsBitMetric(info->metric))
+	{
+		VarBit	   *b = DatumGetVarBitP(value);
+
+		if (VARBITLEN(b) != info->dimensions)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d bits, not %d", info->dimensions, VARBITLEN(b))));
+		return (const float *) VARBITS(b);
+	}
+	else
+	{
+		Vector	   *v = DatumGetVector(value);
+
+		if (v->dim != info->dimensions)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
+		return v->x;
+	}
+}
+
+/*
  * Copy a vector into the form the index stores: normalized for cosine.
  * Returns false if it cannot be indexed (a zero vector under cosine).
  */
 bool
 HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim)
 {
+	if (HnswIsBitMetric(metric))
+	{
+		if (out != in)
+			memcpy(out, in, ((Size) dim + 7) / 8);
+		return true;
+	}
 	if (metric == HNSW_METRIC_COSINE)
 	{
 		double		norm = sqrt(VecqKernels.norm_squared(in, dim));
@@ -78,6 +157,9 @@ HnswDistance(HnswMetric metric, const float *a, const float *b, int dim)
 	 */
 	switch (metric)
 	{
+		case HNSW_METRIC_HAMMING:
+		case HNSW_METRIC_JACCARD:
+			return bits_distance(metric, (const uint8 *) a, (const uint8 *) b, dim);
 		case HNSW_METRIC_L2:
 			d = VecqKernels.l2_squared_approx(a, b, dim);
 			return isfinite(d) ? d : VecqKernels.l2_squared(a, b, dim);
@@ -103,6 +185,9 @@ HnswSqlDistance(HnswMetric metric, const float *x, const float *q, int dim)
 {
 	switch (metric)
 	{
+		case HNSW_METRIC_HAMMING:
+		case HNSW_METRIC_JACCARD:
+			return bits_distance(metric, (const uint8 *) x, (const uint8 *) q, dim);
 		case HNSW_METRIC_L2:
 			return sqrt(VecqKernels.l2_squared(x, q, dim));
 		case HNSW_METRIC_IP:
@@ -139,8 +224,10 @@ sq8_kind(HnswMetric metric)
 			return QUANT_DIST_DOT;
 		case HNSW_METRIC_L1:
 			return QUANT_DIST_L1;
+		default:
+			break;
 	}
-	return QUANT_DIST_L2SQ;		/* keep the compiler quiet */
+	return QUANT_DIST_L2SQ;		/* no codes on bit columns */
 }
 
 /* Allocate what q needs (in CurrentMemoryContext); no vector set yet. */
@@ -288,7 +375,7 @@ HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
 		QuantBitEncode(info->bit, vec, (uint8 *) data);
 		return false;
 	}
-	memcpy(data, vec, sizeof(float) * info->dimensions);
+	memcpy(data, vec, HnswElementDataSize(info));
 	return false;
 }
 
@@ -301,5 +388,5 @@ HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
 	else if (info->format == HNSW_FORMAT_BIT)
 		QuantBitDecode(info->bit, (const uint8 *) data, out);
 	else
-		memcpy(out, data, sizeof(float) * info->dimensions);
+		memcpy(out, data, HnswElementDataSize(info));
 }

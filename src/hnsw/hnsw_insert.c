@@ -530,7 +530,6 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 	MemoryContext cxt;
 	MemoryContext old;
 	const HnswIndexInfo *info;
-	Vector	   *v;
 	float	   *vec;
 
 	if (isnull[0])
@@ -540,13 +539,8 @@ hnswinsert(Relation index, Datum *values, bool *isnull, ItemPointer heap_tid,
 								ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	info = HnswGetIndexInfo(index);
-	v = DatumGetVector(values[0]);
-	if (v->dim != info->dimensions)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected %d dimensions, not %d", info->dimensions, v->dim)));
 	vec = palloc(HnswVectorSize(info));
-	if (HnswPrepareVector(info->metric, v->x, vec, info->dimensions))
+	if (HnswPrepareVector(info->metric, HnswDatumData(info, values[0]), vec, info->dimensions))
 		insert_vector(index, info, vec,
 					  info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0,
 					  heap_tid, cxt);

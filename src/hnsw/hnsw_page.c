@@ -281,13 +281,20 @@ HnswElementDataSize(const HnswIndexInfo *info)
 		return QUANT_SQ8_CODE_SIZE(info->dimensions);
 	if (info->format == HNSW_FORMAT_BIT)
 		return QUANT_BIT_CODE_SIZE(info->dimensions);
+	if (HnswIsBitMetric(info->metric))
+		return ((Size) info->dimensions + 7) / 8;
 	return sizeof(float) * (Size) info->dimensions;
 }
 
-/* Bytes of one float4 vector of the index's dimensions. */
+/*
+ * Bytes of one float4 vector of the index's dimensions (of a bit string,
+ * for an index on a bit column, rounded up to whole float4s).
+ */
 Size
 HnswVectorSize(const HnswIndexInfo *info)
 {
+	if (HnswIsBitMetric(info->metric))
+		return sizeof(float) * (((Size) info->dimensions + 31) / 32);
 	return sizeof(float) * (Size) info->dimensions;
 }
 

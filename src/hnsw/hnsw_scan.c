@@ -211,17 +211,14 @@ start_search(IndexScanDesc scan)
 	so->rawquery = NULL;
 	if (!(key->sk_flags & SK_ISNULL))
 	{
-		Vector	   *q = DatumGetVector(key->sk_argument);
+		const float *x = HnswDatumData(info, key->sk_argument);
 
-		if (q->dim != info->dimensions)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("expected %d dimensions, not %d", info->dimensions, q->dim)));
 		/* a zero query under cosine stays zero: every distance is 1 */
-		if (!HnswPrepareVector(info->metric, q->x, so->query, info->dimensions))
+		if (!HnswPrepareVector(info->metric, x, so->query, info->dimensions))
 			memset(so->query, 0, HnswVectorSize(info));
-		so->rawquery = palloc(HnswVectorSize(info));
-		memcpy(so->rawquery, q->x, HnswVectorSize(info));
+		so->rawquery = palloc0(HnswVectorSize(info));
+		memcpy(so->rawquery, x, HnswIsBitMetric(info->metric) ?
+			   HnswElementDataSize(info) : HnswVectorSize(info));
 	}
 	if (so->bounded)
 	{
