@@ -49,7 +49,7 @@ REGRESS_OPTS = --inputdir=test --load-extension=vecq
 
 # isolation specs: test/specs/x.spec -> expected/x.out; pg_regress reads
 # <outputdir>/expected first, hence --outputdir=. (results/ as for REGRESS)
-ISOLATION = hnsw_insert_concurrent hnsw_vacuum_concurrent hnsw_scan_snapshot
+ISOLATION = hnsw_insert_concurrent hnsw_vacuum_concurrent hnsw_scan_snapshot tenant_mapping
 ISOLATION_OPTS = --inputdir=test --outputdir=. --load-extension=vecq
 
 # SIMD kernels: each file is compiled for its instruction set only; the

@@ -120,6 +120,29 @@ CREATE FUNCTION vecq.unmap_role(role regrole) RETURNS void
 	AS $$ DELETE FROM vecq.tenant_roles WHERE role = $1 $$;
 REVOKE ALL ON FUNCTION vecq.map_role(regrole, text), vecq.unmap_role(regrole) FROM PUBLIC;
 
+-- vecq.tenant_tables: whether each isolated table had row-level security
+-- enabled and forced before vecq.enable_tenant_isolation(), so that
+-- vecq.disable_tenant_isolation() restores it (a table whose own policies
+-- were in force keeps them in force).  Written only by
+-- vecq.save_rls_state() and vecq.forget_rls_state(), for the table's owner
+-- (src/tenant/tenant.c); readable by all, like pg_policy.
+CREATE TABLE vecq.tenant_tables (
+	tbl regclass PRIMARY KEY,
+	rls_was_enabled boolean NOT NULL,
+	rls_was_forced boolean NOT NULL
+);
+REVOKE ALL ON vecq.tenant_tables FROM PUBLIC;
+GRANT SELECT ON vecq.tenant_tables TO PUBLIC;
+SELECT pg_catalog.pg_extension_config_dump('vecq.tenant_tables', '');
+
+CREATE FUNCTION vecq.save_rls_state(tbl regclass) RETURNS void
+	AS 'MODULE_PATHNAME', 'vecq_save_rls_state'
+	LANGUAGE C STRICT VOLATILE;
+CREATE FUNCTION vecq.forget_rls_state(tbl regclass,
+		OUT found boolean, OUT rls_enabled boolean, OUT rls_forced boolean)
+	AS 'MODULE_PATHNAME', 'vecq_forget_rls_state'
+	LANGUAGE C STRICT VOLATILE;
+
 -- vecq.clear_column_statistics(tbl, col): drop a column's planner
 -- statistics (table owners only; see src/tenant/tenant.c).
 CREATE FUNCTION vecq.clear_column_statistics(tbl regclass, col name) RETURNS void
@@ -136,7 +159,9 @@ CREATE FUNCTION vecq.clear_column_statistics(tbl regclass, col name) RETURNS voi
 -- or searches through it would filter after the index; with no index on
 -- the column yet, a NOTICE suggests one.  The tenant column gets no planner
 -- statistics (target 0, existing ones removed), so that EXPLAIN's row
--- estimates do not tell one tenant how many rows another has.
+-- estimates do not tell one tenant how many rows another has.  The
+-- table's row-level security flags from before are kept in
+-- vecq.tenant_tables.
 --
 CREATE FUNCTION vecq.enable_tenant_isolation(tbl regclass, tenant_column name) RETURNS void
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -146,11 +171,14 @@ DECLARE
 	idx record;
 	cast_to text;
 	indexed boolean := false;
+	others text;
 BEGIN
 	IF (SELECT relkind FROM pg_class WHERE oid = tbl) NOT IN ('r', 'p') THEN
 		RAISE EXCEPTION '"%" is not a table', tbl
 			USING ERRCODE = 'wrong_object_type';
 	END IF;
+	-- owner only; locks the table; remembers its row-level security flags
+	PERFORM vecq.save_rls_state(tbl);
 	SELECT a.attnum, a.atttypid, format_type(a.atttypid, NULL) AS typname INTO att
 	FROM pg_attribute a
 	WHERE a.attrelid = tbl AND a.attname = tenant_column AND a.attnum > 0 AND NOT a.attisdropped;
@@ -188,6 +216,17 @@ BEGIN
 			indexed := true;
 		END IF;
 	END LOOP;
+	-- permissive policies are ORed: another one would let rows of other
+	-- tenants through (restrictive ones, ANDed, only narrow what is seen)
+	SELECT string_agg(quote_ident(polname), ', ' ORDER BY polname) INTO others
+	FROM pg_policy
+	WHERE polrelid = tbl AND polpermissive AND polname <> 'vecq_tenant_isolation';
+	IF others IS NOT NULL THEN
+		RAISE EXCEPTION 'table "%" has other permissive row-level security policies: %', tbl, others
+			USING ERRCODE = 'object_not_in_prerequisite_state',
+				  DETAIL = 'Permissive policies are combined with OR, so they would show rows of other tenants.',
+				  HINT = 'Drop them, or create them again AS RESTRICTIVE.';
+	END IF;
 	IF NOT indexed THEN
 		RAISE NOTICE 'no index of "%" has "%" as its key', tbl, tenant_column
 			USING HINT = format('For tenant-filtered vector search: CREATE INDEX ON %s USING hnsw (embedding vector_cosine_ops, %I).', tbl, tenant_column);
@@ -206,21 +245,39 @@ BEGIN
 END
 $$;
 
--- vecq.disable_tenant_isolation(tbl): drop the policy and row-level
--- security from tbl (other policies of the table stay, disabled), and give
--- the tenant column its default statistics target again.
+-- vecq.disable_tenant_isolation(tbl): drop vecq's policy from tbl, put
+-- row-level security back as it was before enable_tenant_isolation() (off,
+-- unless the table had it on: its own policies stay in force), and give
+-- the tenant column its default statistics target again.  Without a record
+-- of the state before (the policy made by hand), row-level security is
+-- left as it is: with no policy left, nobody but superusers and BYPASSRLS
+-- roles (and the owner, without FORCE) sees a row until the owner decides.
 CREATE FUNCTION vecq.disable_tenant_isolation(tbl regclass) RETURNS void
 	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 	AS $$
 DECLARE
 	col name;
+	saved record;
 BEGIN
+	-- owner only; locks the table
+	saved := vecq.forget_rls_state(tbl);
 	SELECT tenant_column INTO col FROM vecq.isolated_tables() t WHERE t.tbl = $1;
-	IF EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = 'vecq_tenant_isolation') THEN
-		EXECUTE format('DROP POLICY vecq_tenant_isolation ON %s', tbl);
+	IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = tbl AND polname = 'vecq_tenant_isolation') THEN
+		RETURN;
 	END IF;
-	EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
-	EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+	EXECUTE format('DROP POLICY vecq_tenant_isolation ON %s', tbl);
+	IF saved.found THEN
+		IF NOT saved.rls_forced THEN
+			EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', tbl);
+		END IF;
+		IF NOT saved.rls_enabled THEN
+			EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', tbl);
+		END IF;
+	ELSE
+		RAISE NOTICE 'row-level security of "%" left as it is', tbl
+			USING DETAIL = 'vecq has no record of the table''s row-level security before the policy was created.',
+				  HINT = format('If the table should have none: ALTER TABLE %s NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY.', tbl);
+	END IF;
 	IF col IS NOT NULL THEN
 		EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET STATISTICS -1', tbl, col);
 	END IF;

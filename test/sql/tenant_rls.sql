@@ -81,6 +81,23 @@ SELECT vecq.current_tenant();
 SELECT tenant_id, id FROM docs ORDER BY id;
 RESET ROLE;
 
+-- the mapping is read once per statement, not once per row, and a change
+-- is seen by the next statement (test/specs/tenant_mapping.spec: also a
+-- change committed by another session)
+BEGIN;
+SET LOCAL ROLE regress_vecq_acme;
+SET LOCAL enable_indexscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT pg_stat_get_xact_numscans('vecq.tenant_roles_pkey'::regclass) AS reads_before \gset
+-- the policy is a filter of both sequential scans, evaluated on every row
+SELECT count(*) FROM docs a, docs b WHERE a.body <> b.body;
+SELECT pg_stat_get_xact_numscans('vecq.tenant_roles_pkey'::regclass) - :reads_before AS reads;
+RESET ROLE;
+SELECT vecq.map_role('regress_vecq_acme', 'initech');
+SET LOCAL ROLE regress_vecq_acme;
+SELECT array_agg(id ORDER BY id) FROM docs;
+ROLLBACK;
+
 -- no tenant: no rows, not all rows
 SET ROLE regress_vecq_app;
 SELECT vecq.current_tenant() IS NULL AS no_tenant;
@@ -126,6 +143,16 @@ SELECT tenant_id, count(*) FROM docs GROUP BY 1;
 RESET ROLE;
 SELECT current_user;
 RESET vecq.tenant;
+-- in a new session, before the library is loaded, the setting is only a
+-- placeholder anyone may set; loading the library (the policy calls
+-- vecq.current_tenant()) applies the value as the role that set it, and
+-- refuses it
+\c -
+SET ROLE regress_vecq_app;
+SET vecq.tenant = 'globex';
+SELECT count(*) FROM docs;
+SHOW vecq.tenant;
+RESET ROLE;
 
 -- the leak suite, as acme
 SET ROLE regress_vecq_acme;
@@ -222,6 +249,8 @@ SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 SELECT tenant_id, id FROM docs WHERE tenant_id IN ('acme', 'globex') ORDER BY tenant_id, id;
 EXPLAIN (COSTS OFF) SELECT tenant_id, id FROM docs WHERE tenant_id = 'globex';
+-- the policy alone is an index condition of the B-tree
+EXPLAIN (COSTS OFF) SELECT id FROM docs;
 RESET enable_seqscan;
 RESET enable_bitmapscan;
 -- writes: other tenants' rows are not there to change; rows for them are refused
@@ -274,11 +303,58 @@ SELECT vecq.disable_tenant_isolation('docs');
 SELECT count(*) FROM vecq.isolated_tables();
 SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'docs'::regclass;
 SELECT attstattarget FROM pg_attribute WHERE attrelid = 'docs'::regclass AND attname = 'tenant_id';
--- only the owner may clear statistics
+-- only the owner may clear statistics, or enable and disable isolation
 SET ROLE regress_vecq_acme;
 SELECT vecq.clear_column_statistics('docs', 'body');
 \echo :SQLSTATE
+SELECT vecq.enable_tenant_isolation('docs', 'tenant_id');
+\echo :SQLSTATE
+SELECT vecq.disable_tenant_isolation('docs');
+\echo :SQLSTATE
+SELECT vecq.save_rls_state('docs');
+\echo :SQLSTATE
+INSERT INTO vecq.tenant_tables VALUES ('docs', true, true);
+\echo :SQLSTATE
 RESET ROLE;
+
+-- a table with row-level security of its own: a restrictive policy stays
+-- in force with vecq's, and disabling isolation gives the table back as it
+-- was; another permissive policy would widen what tenants see, and is refused
+CREATE TABLE notes (tenant_id int, id int, body text, PRIMARY KEY (tenant_id, id));
+ALTER TABLE notes OWNER TO regress_vecq_owner;
+INSERT INTO notes VALUES (1, 1, 'one'), (1, 2, 'two, hidden'), (2, 3, 'three');
+GRANT SELECT ON notes TO regress_vecq_app, regress_vecq_pooler;
+ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+CREATE POLICY readable ON notes USING (true);
+CREATE POLICY not_hidden ON notes AS RESTRICTIVE USING (body NOT LIKE '%hidden');
+SET ROLE regress_vecq_owner;
+SELECT vecq.enable_tenant_isolation('notes', 'tenant_id');
+\echo :SQLSTATE
+RESET ROLE;
+DROP POLICY readable ON notes;
+SET ROLE regress_vecq_owner;
+SELECT vecq.enable_tenant_isolation('notes', 'tenant_id');
+SELECT vecq.enable_tenant_isolation('notes', 'tenant_id');
+SELECT * FROM vecq.tenant_tables;
+SELECT * FROM vecq.isolated_tables();
+RESET ROLE;
+SET ROLE regress_vecq_pooler;
+SET vecq.tenant = '1';
+SELECT * FROM notes;
+RESET vecq.tenant;
+RESET ROLE;
+SET ROLE regress_vecq_owner;
+SELECT vecq.disable_tenant_isolation('notes');
+SELECT vecq.disable_tenant_isolation('notes');
+RESET ROLE;
+SELECT count(*) FROM vecq.tenant_tables;
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'notes'::regclass;
+SELECT polname FROM pg_policy WHERE polrelid = 'notes'::regclass;
+-- a policy vecq has no record of: dropped, row-level security left as it is
+CREATE POLICY vecq_tenant_isolation ON notes USING (tenant_id = vecq.current_tenant()::int);
+SELECT vecq.disable_tenant_isolation('notes');
+SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'notes'::regclass;
+DROP TABLE notes;
 
 DROP VIEW docs_all;
 DROP FUNCTION docs_count(), regress_leak(text), regress_leakproof_eq(text, text), regress_switch();

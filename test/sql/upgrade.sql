@@ -5,6 +5,16 @@ CREATE TEMP TABLE objects_fresh AS
   FROM pg_depend WHERE refclassid = 'pg_extension'::regclass
     AND refobjid = (SELECT oid FROM pg_extension WHERE extname = 'vecq');
 SELECT extversion FROM pg_extension WHERE extname = 'vecq';
+-- tables whose rows pg_dump keeps, and who may use vecq's tables and functions
+CREATE TEMP TABLE config_fresh AS
+  SELECT c::regclass::text AS tbl
+  FROM pg_extension, unnest(extconfig) c WHERE extname = 'vecq';
+CREATE TEMP TABLE acl_fresh AS
+  SELECT 'table ' || relname AS object, relacl::text AS acl
+  FROM pg_class WHERE relnamespace = 'vecq'::regnamespace
+  UNION ALL
+  SELECT 'function ' || oid::regprocedure::text, proacl::text
+  FROM pg_proc WHERE pronamespace = 'vecq'::regnamespace;
 
 DROP EXTENSION vecq;
 CREATE EXTENSION vecq VERSION '0.1.0';
@@ -26,6 +36,20 @@ CREATE TEMP TABLE objects_updated AS
 UNION ALL
 (SELECT object FROM objects_updated EXCEPT SELECT object FROM objects_fresh);
 SELECT count(*) AS objects FROM objects_updated;
+SELECT tbl FROM config_fresh EXCEPT SELECT c::regclass::text
+  FROM pg_extension, unnest(extconfig) c WHERE extname = 'vecq';
+SELECT c::regclass::text AS config_table
+  FROM pg_extension, unnest(extconfig) c WHERE extname = 'vecq' ORDER BY 1;
+CREATE TEMP TABLE acl_updated AS
+  SELECT 'table ' || relname AS object, relacl::text AS acl
+  FROM pg_class WHERE relnamespace = 'vecq'::regnamespace
+  UNION ALL
+  SELECT 'function ' || oid::regprocedure::text, proacl::text
+  FROM pg_proc WHERE pronamespace = 'vecq'::regnamespace;
+(SELECT * FROM acl_fresh EXCEPT SELECT * FROM acl_updated)
+UNION ALL
+(SELECT * FROM acl_updated EXCEPT SELECT * FROM acl_fresh);
+SELECT count(*) AS vecq_objects_with_acl FROM acl_updated;
 
 -- the upgraded extension indexes the old table
 CREATE INDEX ON up USING hnsw (v vector_l2_ops);
