@@ -26,7 +26,6 @@
 #include "common/pg_prng.h"
 
 #include "common/distance.h"
-#include "port/pg_bitutils.h"
 #include "utils/varbit.h"
 #include "vector/vector.h"
 
@@ -48,46 +47,6 @@ HnswRandomLevel(int m, pg_prng_state *state)
 	/* 1 - u is in (0, 1], so the logarithm is finite */
 	level = (int) floor(-log(1.0 - u) / log((double) m));
 	return Min(level, cap);
-}
-
-/*
- * Hamming or Jaccard distance between two bit strings of dim bits (their
- * padding bits are zero), as hamming_distance() and jaccard_distance()
- * compute them.
- */
-static double
-bits_distance(HnswMetric metric, const uint8 *a, const uint8 *b, int dim)
-{
-	int			nbytes = (dim + 7) / 8;
-	uint64		differ = 0;
-	uint64		both = 0;
-	uint64		either = 0;
-	int			i = 0;
-
-	for (; i + 8 <= nbytes; i += 8)
-	{
-		uint64		x,
-					y;
-
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if (metric == HNSW_METRIC_HAMMING)
-			differ += pg_popcount64(x ^ y);
-		else
-		{
-			both += pg_popcount64(x & y);
-			either += pg_popcount64(x | y);
-		}
-	}
-	for (; i < nbytes; i++)
-	{
-		differ += pg_number_of_ones[a[i] ^ b[i]];
-		both += pg_number_of_ones[a[i] & b[i]];
-		either += pg_number_of_ones[a[i] | b[i]];
-	}
-	if (metric == HNSW_METRIC_HAMMING)
-		return (double) differ;
-	return either == 0 ? 1.0 : 1.0 - (double) both / (double) either;
 }
 
 /*
@@ -159,7 +118,9 @@ HnswDistance(HnswMetric metric, const float *a, const float *b, int dim)
 	{
 		case HNSW_METRIC_HAMMING:
 		case HNSW_METRIC_JACCARD:
-			return bits_distance(metric, (const uint8 *) a, (const uint8 *) b, dim);
+			return metric == HNSW_METRIC_HAMMING ?
+				BitsHammingDistance((const uint8 *) a, (const uint8 *) b, (dim + 7) / 8) :
+				BitsJaccardDistance((const uint8 *) a, (const uint8 *) b, (dim + 7) / 8);
 		case HNSW_METRIC_L2:
 			d = VecqKernels.l2_squared_approx(a, b, dim);
 			return isfinite(d) ? d : VecqKernels.l2_squared(a, b, dim);
@@ -187,7 +148,9 @@ HnswSqlDistance(HnswMetric metric, const float *x, const float *q, int dim)
 	{
 		case HNSW_METRIC_HAMMING:
 		case HNSW_METRIC_JACCARD:
-			return bits_distance(metric, (const uint8 *) x, (const uint8 *) q, dim);
+			return metric == HNSW_METRIC_HAMMING ?
+				BitsHammingDistance((const uint8 *) x, (const uint8 *) q, (dim + 7) / 8) :
+				BitsJaccardDistance((const uint8 *) x, (const uint8 *) q, (dim + 7) / 8);
 		case HNSW_METRIC_L2:
 			return sqrt(VecqKernels.l2_squared(x, q, dim));
 		case HNSW_METRIC_IP:

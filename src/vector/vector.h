@@ -47,4 +47,11 @@ extern void VectorCheckElement(float value);
 extern void VectorCheckTypmod(int dim, int32 typmod);
 extern void VectorCheckSameDims(const Vector *a, const Vector *b);
 
+/*
+ * Distances between two bit strings of nbytes bytes each, padding bits
+ * clear (vector_bit.c): the SQL functions and HNSW on bit columns.
+ */
+extern double BitsHammingDistance(const uint8 *a, const uint8 *b, int nbytes);
+extern double BitsJaccardDistance(const uint8 *a, const uint8 *b, int nbytes);
+
 #endif							/* VECQ_VECTOR_H */

@@ -49,45 +49,72 @@ check_lengths(VarBit *a, VarBit *b)
 				 errmsg("different bit lengths %d and %d", VARBITLEN(a), VARBITLEN(b))));
 }
 
+double
+BitsHammingDistance(const uint8 *a, const uint8 *b, int nbytes)
+{
+	uint64		n = 0;
+	int			i = 0;
+
+	for (; i + 8 <= nbytes; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		n += pg_popcount64(x ^ y);
+	}
+	for (; i < nbytes; i++)
+		n += pg_number_of_ones[a[i] ^ b[i]];
+	return (double) n;
+}
+
+/* 1 - |a and b| / |a or b|; 1 when neither has a bit set */
+double
+BitsJaccardDistance(const uint8 *a, const uint8 *b, int nbytes)
+{
+	uint64		both = 0;
+	uint64		either = 0;
+	int			i = 0;
+
+	for (; i + 8 <= nbytes; i += 8)
+	{
+		uint64		x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		both += pg_popcount64(x & y);
+		either += pg_popcount64(x | y);
+	}
+	for (; i < nbytes; i++)
+	{
+		both += pg_number_of_ones[a[i] & b[i]];
+		either += pg_number_of_ones[a[i] | b[i]];
+	}
+	if (either == 0)
+		return 1.0;
+	return 1.0 - (double) both / (double) either;
+}
+
 PG_FUNCTION_INFO_V1(bit_hamming_distance);
 Datum
 bit_hamming_distance(PG_FUNCTION_ARGS)
 {
 	VarBit	   *a = PG_GETARG_VARBIT_P(0);
 	VarBit	   *b = PG_GETARG_VARBIT_P(1);
-	const bits8 *x;
-	const bits8 *y;
-	uint64		n = 0;
 
 	check_lengths(a, b);
-	x = VARBITS(a);
-	y = VARBITS(b);
-	for (int i = 0; i < VARBITBYTES(a); i++)
-		n += pg_number_of_ones[x[i] ^ y[i]];
-	PG_RETURN_FLOAT8((double) n);
+	PG_RETURN_FLOAT8(BitsHammingDistance(VARBITS(a), VARBITS(b), VARBITBYTES(a)));
 }
 
-/* 1 - |a and b| / |a or b|; 1 when neither has a bit set */
 PG_FUNCTION_INFO_V1(bit_jaccard_distance);
 Datum
 bit_jaccard_distance(PG_FUNCTION_ARGS)
 {
 	VarBit	   *a = PG_GETARG_VARBIT_P(0);
 	VarBit	   *b = PG_GETARG_VARBIT_P(1);
-	const bits8 *x;
-	const bits8 *y;
-	uint64		both = 0;
-	uint64		either = 0;
 
 	check_lengths(a, b);
-	x = VARBITS(a);
-	y = VARBITS(b);
-	for (int i = 0; i < VARBITBYTES(a); i++)
-	{
-		both += pg_number_of_ones[x[i] & y[i]];
-		either += pg_number_of_ones[x[i] | y[i]];
-	}
-	if (either == 0)
-		PG_RETURN_FLOAT8(1.0);
-	PG_RETURN_FLOAT8(1.0 - (double) both / (double) either);
+	PG_RETURN_FLOAT8(BitsJaccardDistance(VARBITS(a), VARBITS(b), VARBITBYTES(a)));
 }

@@ -25,7 +25,8 @@ EXPLAIN (COSTS OFF) SELECT id FROM items ORDER BY v <-> '[1,2,3,4,5,6,7,8,1,2,3,
 -- every query: how many of the index's top 10 are in the exact top 10
 -- (ties count), and whether they come in exact distance order (the
 -- executor re-ranks rows by the distance computed from the heap)
-CREATE FUNCTION check_exact(op text, k int DEFAULT 10) RETURNS TABLE (recall numeric, ordered bool)
+CREATE FUNCTION check_exact(op text, k int DEFAULT 10, tbl text DEFAULT 'items',
+                            qtbl text DEFAULT 'queries') RETURNS TABLE (recall numeric, ordered bool)
 LANGUAGE plpgsql AS $$
 DECLARE
   q record;
@@ -35,17 +36,17 @@ DECLARE
   ds float8[];
   kth float8;
 BEGIN
-  FOR q IN SELECT * FROM queries ORDER BY id LOOP
+  FOR q IN EXECUTE format('SELECT * FROM %I ORDER BY id', qtbl) LOOP
     SET LOCAL enable_seqscan = off;
     EXECUTE format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM
                     (SELECT id, v %s $1 AS d, row_number() OVER () AS n FROM
-                      (SELECT id, v FROM items ORDER BY v %s $1 LIMIT %s) s) t', op, op, k)
+                      (SELECT id, v FROM %I ORDER BY v %s $1 LIMIT %s) s) t', op, tbl, op, k)
       INTO ids, ds USING q.v;
     SET LOCAL enable_seqscan = on;
     SET LOCAL enable_indexscan = off;
-    EXECUTE format('SELECT max(d) FROM (SELECT (v %s $1) AS d FROM items ORDER BY 1 LIMIT %s) e', op, k)
+    EXECUTE format('SELECT max(d) FROM (SELECT (v %s $1) AS d FROM %I ORDER BY 1 LIMIT %s) e', op, tbl, k)
       INTO kth USING q.v;
-    EXECUTE format('SELECT count(*) FROM items WHERE id = ANY($2) AND v %s $1 <= $3', op)
+    EXECUTE format('SELECT count(*) FROM %I WHERE id = ANY($2) AND v %s $1 <= $3', tbl, op)
       INTO STRICT hits USING q.v, ids, kth;
     SET LOCAL enable_indexscan = on;
     FOR i IN 2 .. coalesce(array_length(ds, 1), 0) LOOP
@@ -218,40 +219,6 @@ INSERT INTO b256 SELECT i, (SELECT array_agg((sin(i % 20 * 7 + j) + (random() - 
 CREATE TABLE b256q (id int, v vector(256));
 INSERT INTO b256q SELECT i, (SELECT array_agg((sin(i % 20 * 7 + j) + (random() - 0.5) * 0.8)::float4)
   FROM generate_series(1, 256) j WHERE i > 0)::vector FROM generate_series(1, 20) i;
--- recall@10 against a plain sort (ties count), and whether rows come in
--- exact distance order
-CREATE FUNCTION check_bits(op text) RETURNS TABLE (recall numeric, ordered bool)
-LANGUAGE plpgsql AS $$
-DECLARE
-  q record;
-  hits int := 0;
-  ord bool := true;
-  ids int[];
-  ds float8[];
-  kth float8;
-BEGIN
-  FOR q IN SELECT * FROM b256q ORDER BY id LOOP
-    SET LOCAL enable_seqscan = off;
-    EXECUTE format('SELECT array_agg(id ORDER BY n), array_agg(d ORDER BY n) FROM
-                    (SELECT id, v %s $1 AS d, row_number() OVER () AS n FROM
-                      (SELECT id, v FROM b256 ORDER BY v %s $1 LIMIT 10) s) t', op, op)
-      INTO ids, ds USING q.v;
-    SET LOCAL enable_seqscan = on;
-    SET LOCAL enable_indexscan = off;
-    EXECUTE format('SELECT max(d) FROM (SELECT (v %s $1) AS d FROM b256 ORDER BY 1 LIMIT 10) e', op)
-      INTO kth USING q.v;
-    EXECUTE format('SELECT count(*) FROM b256 WHERE id = ANY($2) AND v %s $1 <= $3', op)
-      INTO STRICT hits USING q.v, ids, kth;
-    SET LOCAL enable_indexscan = on;
-    FOR i IN 2 .. coalesce(array_length(ds, 1), 0) LOOP
-      ord := ord AND ds[i] >= ds[i - 1];
-    END LOOP;
-    recall := coalesce(recall, 0) + hits;
-  END LOOP;
-  recall := round(recall / 200.0, 2);
-  ordered := ord;
-  RETURN NEXT;
-END $$;
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
 SELECT reloptions FROM pg_class WHERE relname = 'b256_bit';
 SELECT * FROM vecq_index_check('b256_bit', true);
@@ -259,20 +226,20 @@ SELECT * FROM vecq_index_check('b256_bit', true);
 -- re-ranking 200 candidates finds them, in exact order
 SET hnsw.ef_search = 10;
 SET vecq.rescore_factor = 1;
-SELECT recall < 0.5 AS bits_alone_poor, ordered FROM check_bits('<->');
+SELECT recall < 0.5 AS bits_alone_poor, ordered FROM check_exact('<->', 10, 'b256', 'b256q');
 SET hnsw.ef_search = 200;
 SET vecq.rescore_factor = 20;
-SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<->');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->', 10, 'b256', 'b256q');
 DROP INDEX b256_bit;
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_ip_ops) WITH (quantization = 'bit');
 -- (inner product on data that is not normalized suits bits less)
-SELECT recall >= 0.75 AS fair_recall, ordered FROM check_bits('<#>');
+SELECT recall >= 0.75 AS fair_recall, ordered FROM check_exact('<#>', 10, 'b256', 'b256q');
 DROP INDEX b256_bit;
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_cosine_ops) WITH (quantization = 'bit');
-SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<=>');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<=>', 10, 'b256', 'b256q');
 DROP INDEX b256_bit;
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l1_ops) WITH (quantization = 'bit');
-SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<+>');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<+>', 10, 'b256', 'b256q');
 DROP INDEX b256_bit;
 -- inserts after the build; a parallel build
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
@@ -287,7 +254,7 @@ DROP INDEX b256_bit;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_maintenance_workers = 2;
 CREATE INDEX b256_bit ON b256 USING hnsw (v vector_l2_ops) WITH (quantization = 'bit');
-SELECT recall >= 0.95 AS good_recall, ordered FROM check_bits('<->');
+SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->', 10, 'b256', 'b256q');
 SELECT * FROM vecq_index_check('b256_bit', true);
 RESET max_parallel_maintenance_workers;
 RESET min_parallel_table_scan_size;
@@ -308,7 +275,6 @@ INSERT INTO ul_bit SELECT * FROM b256 WHERE id <= 500;
 VACUUM ul_bit;
 SELECT * FROM vecq_index_check('ul_bit_v', true);
 DROP TABLE ul_bit, b256, b256q;
-DROP FUNCTION check_bits(text);
 
 DROP TABLE items, queries;
-DROP FUNCTION check_exact(text, int);
+DROP FUNCTION check_exact(text, int, text, text);
