@@ -1,4 +1,4 @@
--- Upgrading from 0.1.0 (through 0.2.0) gives the same objects as installing 0.3.0.
+-- Upgrading from 0.1.0 (through 0.2.0 and 0.3.0) gives the same objects as installing the current version.
 
 CREATE TEMP TABLE objects_fresh AS
   SELECT pg_describe_object(classid, objid, objsubid) AS object

@@ -59,7 +59,7 @@ SELECT l2_distance(NULL, '[1]'), vector_dims(NULL), vector_norm(NULL),
 SELECT p.oid::regprocedure::text AS function, p.provolatile, p.proisstrict, p.proparallel, p.proleakproof
 FROM pg_proc p JOIN pg_depend d ON d.objid = p.oid AND d.classid = 'pg_proc'::regclass
 JOIN pg_extension e ON d.refobjid = e.oid AND e.extname = 'vecq'
-WHERE p.prokind = 'f'
+WHERE p.prokind = 'f' AND p.pronamespace <> 'chroma'::regnamespace
 ORDER BY 1;
 SELECT aggfnoid::regprocedure::text AS aggregate, aggcombinefn, proparallel
 FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid

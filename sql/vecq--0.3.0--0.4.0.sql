@@ -1,0 +1,1239 @@
+/* sql/vecq--0.3.0--0.4.0.sql: vecq 0.4.0 adds the ChromaDB-compatible API */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION vecq UPDATE TO '0.4.0'" to load this file. \quit
+
+--
+-- ChromaDB's API as SQL functions in schema chroma.
+--
+-- Layout.  A catalog of tenants, databases and collections (schema chroma,
+-- one row per object, each row carrying its Chroma tenant), and one table
+-- per collection in schema chroma_records, named after the collection's
+-- uuid:
+--
+--   seq       bigint   insertion order (get returns rows in this order)
+--   id        text     the record id (primary key)
+--   embedding vector   vector(d) once the first write fixed the dimension
+--   document  text
+--   metadata  jsonb    scalar values only (GIN index, jsonb_path_ops)
+--   uri       text
+--
+-- A table per collection, because a collection has its own dimension and
+-- distance: its HNSW index (opclass from the space, m = max_neighbors,
+-- ef_construction) is created when the first write fixes the dimension,
+-- and dropping a collection drops one table instead of deleting rows.
+--
+-- Isolation.  Every catalog table has row-level security on its tenant
+-- column (vecq.enable_tenant_isolation: rows where tenant =
+-- vecq.current_tenant()), and every records table a policy that admits
+-- rows only when vecq.current_tenant() is the collection's tenant.  The
+-- record functions are SECURITY INVOKER: Postgres applies those policies
+-- to the caller, so a role mapped to tenant A (vecq.map_role) sees
+-- neither the collections nor the records of tenant B, through these
+-- functions or through the tables.  Only the DDL behind a collection runs
+-- as the extension's owner, in chroma._sync_collection(): it makes the
+-- physical table match the catalog row (creates it, fixes its dimension
+-- and index, drops it when the row is gone), so calling it can do nothing
+-- the catalog does not already say.
+--
+-- The Chroma tenant and database a name is resolved in come from the
+-- settings chroma.tenant (empty: the role's vecq tenant, else
+-- default_tenant) and chroma.database (empty: default_database).
+--
+
+CREATE SCHEMA chroma;
+CREATE SCHEMA chroma_records;
+GRANT USAGE ON SCHEMA chroma TO PUBLIC;
+GRANT USAGE ON SCHEMA chroma_records TO PUBLIC;
+
+CREATE TABLE chroma.tenants (
+	name text PRIMARY KEY
+);
+
+CREATE TABLE chroma.databases (
+	id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	tenant text NOT NULL REFERENCES chroma.tenants ON DELETE CASCADE,
+	name text NOT NULL,
+	UNIQUE (tenant, name)
+);
+
+CREATE TABLE chroma.collections (
+	id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+	tenant text NOT NULL,
+	database text NOT NULL,
+	name text NOT NULL,
+	metadata jsonb,
+	configuration jsonb NOT NULL,
+	space text NOT NULL CHECK (space IN ('l2', 'ip', 'cosine')),
+	dimension integer CHECK (dimension BETWEEN 1 AND 16000),
+	embedding_function regproc,
+	UNIQUE (tenant, database, name),
+	FOREIGN KEY (tenant, database) REFERENCES chroma.databases (tenant, name)
+		ON DELETE CASCADE ON UPDATE CASCADE
+);
+
+COMMENT ON TABLE chroma.collections IS
+	'Chroma collections; the records of collection X are in chroma_records."X".';
+
+INSERT INTO chroma.tenants VALUES ('default_tenant');
+INSERT INTO chroma.databases (tenant, name) VALUES ('default_tenant', 'default_database');
+
+SELECT pg_catalog.pg_extension_config_dump('chroma.tenants', 'WHERE name <> ''default_tenant''');
+SELECT pg_catalog.pg_extension_config_dump('chroma.databases', '');
+SELECT pg_catalog.pg_extension_config_dump('chroma.collections', '');
+
+GRANT SELECT, INSERT, UPDATE, DELETE ON chroma.tenants, chroma.databases,
+	chroma.collections TO PUBLIC;
+
+-- the same policy vecq.enable_tenant_isolation() makes, written out here so
+-- that the catalog is not among the user's isolated tables (which a user
+-- could disable)
+ALTER TABLE chroma.tenants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chroma.tenants FORCE ROW LEVEL SECURITY;
+ALTER TABLE chroma.tenants ALTER COLUMN name SET STATISTICS 0;
+CREATE POLICY chroma_tenant ON chroma.tenants
+	USING (name = vecq.current_tenant()) WITH CHECK (name = vecq.current_tenant());
+ALTER TABLE chroma.databases ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chroma.databases FORCE ROW LEVEL SECURITY;
+ALTER TABLE chroma.databases ALTER COLUMN tenant SET STATISTICS 0;
+CREATE POLICY chroma_tenant ON chroma.databases
+	USING (tenant = vecq.current_tenant()) WITH CHECK (tenant = vecq.current_tenant());
+ALTER TABLE chroma.collections ENABLE ROW LEVEL SECURITY;
+ALTER TABLE chroma.collections FORCE ROW LEVEL SECURITY;
+ALTER TABLE chroma.collections ALTER COLUMN tenant SET STATISTICS 0;
+CREATE POLICY chroma_tenant ON chroma.collections
+	USING (tenant = vecq.current_tenant()) WITH CHECK (tenant = vecq.current_tenant());
+
+CREATE FUNCTION chroma.current_tenant() RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$ SELECT coalesce(nullif(current_setting('chroma.tenant', true), ''),
+						  vecq.current_tenant(), 'default_tenant') $$;
+
+CREATE FUNCTION chroma.current_database() RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	AS $$ SELECT coalesce(nullif(current_setting('chroma.database', true), ''),
+						  'default_database') $$;
+
+-- raise Chroma's error: kind is the SQLSTATE, msg our primary message,
+-- chroma_msg the text Chroma gives (the detail)
+CREATE FUNCTION chroma._raise(code text, msg text, chroma_msg text,
+							  hint text DEFAULT NULL) RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+BEGIN
+	IF hint IS NULL THEN
+		RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = chroma_msg;
+	END IF;
+	RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg, DETAIL = chroma_msg,
+		HINT = hint;
+END
+$$;
+
+CREATE FUNCTION chroma._invalid(chroma_msg text) RETURNS void
+	LANGUAGE sql
+	AS $$ SELECT chroma._raise('22023', 'invalid argument for chroma', chroma_msg) $$;
+
+--
+-- Tenants and databases
+--
+
+CREATE FUNCTION chroma._check_tenant_name(name text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+BEGIN
+	IF name IS NULL OR length(name) < 3 THEN
+		PERFORM chroma._invalid(format('Validation error: name: Validation error: length [{"min": Number(3), "value": String(%s)}]',
+									   to_json(name)::text));
+	END IF;
+END
+$$;
+
+CREATE FUNCTION chroma.create_tenant(name text) RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+BEGIN
+	PERFORM chroma._check_tenant_name(name);
+	INSERT INTO chroma.tenants AS t VALUES (name);
+EXCEPTION WHEN unique_violation THEN
+	PERFORM chroma._raise('42710', format('tenant "%s" already exists', name),
+						  format('Tenant [%s] already exists', name));
+END
+$$;
+
+CREATE FUNCTION chroma.get_tenant(name text) RETURNS TABLE (name text)
+	LANGUAGE plpgsql STABLE
+	AS $$
+BEGIN
+	RETURN QUERY SELECT t.name FROM chroma.tenants t WHERE t.name = get_tenant.name;
+	IF NOT FOUND THEN
+		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', name),
+							  format('Tenant [%s] not found', name));
+	END IF;
+END
+$$;
+
+CREATE FUNCTION chroma._check_database(tenant text, database text) RETURNS void
+	LANGUAGE plpgsql STABLE
+	AS $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM chroma.tenants t WHERE t.name = tenant) THEN
+		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', tenant),
+							  format('Tenant [%s] not found', tenant));
+	END IF;
+	IF NOT EXISTS (SELECT FROM chroma.databases d
+				   WHERE d.tenant = _check_database.tenant
+					 AND d.name = _check_database.database) THEN
+		PERFORM chroma._raise('3D000', format('database "%s" does not exist in tenant "%s"', database, tenant),
+							  format('Database [%s] not found', database));
+	END IF;
+END
+$$;
+
+CREATE FUNCTION chroma.create_database(name text, tenant text DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	t text := coalesce(tenant, chroma.current_tenant());
+BEGIN
+	PERFORM chroma._check_tenant_name(name);
+	IF NOT EXISTS (SELECT FROM chroma.tenants x WHERE x.name = t) THEN
+		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', t),
+							  format('Tenant [%s] not found', t));
+	END IF;
+	INSERT INTO chroma.databases (tenant, name) VALUES (t, name);
+EXCEPTION WHEN unique_violation THEN
+	PERFORM chroma._raise('42P04', format('database "%s" already exists', name),
+						  format('Database [%s] already exists for tenant [%s]', name, t));
+END
+$$;
+
+CREATE FUNCTION chroma.get_database(name text, tenant text DEFAULT NULL)
+	RETURNS TABLE (id uuid, name text, tenant text)
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	t text := coalesce(tenant, chroma.current_tenant());
+BEGIN
+	RETURN QUERY SELECT d.id, d.name, d.tenant FROM chroma.databases d
+		WHERE d.tenant = t AND d.name = get_database.name;
+	IF NOT FOUND THEN
+		PERFORM chroma._raise('3D000', format('database "%s" does not exist in tenant "%s"', name, t),
+							  format('Database [%s] not found', name));
+	END IF;
+END
+$$;
+
+CREATE FUNCTION chroma.list_databases("limit" integer DEFAULT NULL,
+									  "offset" integer DEFAULT NULL,
+									  tenant text DEFAULT NULL)
+	RETURNS TABLE (id uuid, name text, tenant text)
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT d.id, d.name, d.tenant FROM chroma.databases d
+	WHERE d.tenant = coalesce(list_databases.tenant, chroma.current_tenant())
+	ORDER BY d.name LIMIT "limit" OFFSET coalesce("offset", 0)
+$$;
+
+CREATE FUNCTION chroma.delete_database(name text, tenant text DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	t text := coalesce(tenant, chroma.current_tenant());
+	c uuid;
+BEGIN
+	PERFORM chroma._check_database(t, name);
+	FOR c IN DELETE FROM chroma.collections x
+		WHERE x.tenant = t AND x.database = delete_database.name RETURNING x.id
+	LOOP
+		PERFORM chroma._sync_collection(c);
+	END LOOP;
+	DELETE FROM chroma.databases d WHERE d.tenant = t AND d.name = delete_database.name;
+END
+$$;
+
+--
+-- Collections
+--
+
+-- the physical side of a collection, made to match its catalog row; runs
+-- as the extension's owner (DDL), decides nothing the catalog does not say
+CREATE FUNCTION chroma._sync_collection(cid uuid) RETURNS void
+	LANGUAGE plpgsql SECURITY DEFINER
+	SET search_path = pg_catalog, pg_temp
+	AS $$
+DECLARE
+	c chroma.collections;
+	tbl text := 'chroma_records.' || quote_ident(cid::text);
+	typmod integer;
+BEGIN
+	SELECT * INTO c FROM chroma.collections WHERE id = cid;
+	IF NOT FOUND THEN
+		EXECUTE format('DROP TABLE IF EXISTS %s', tbl);
+		RETURN;
+	END IF;
+	IF to_regclass(tbl) IS NULL THEN
+		EXECUTE format('CREATE TABLE %s (
+							seq bigint GENERATED ALWAYS AS IDENTITY,
+							id text PRIMARY KEY,
+							embedding @extschema@.vector,
+							document text,
+							metadata jsonb,
+							uri text)', tbl);
+		EXECUTE format('CREATE INDEX ON %s (seq)', tbl);
+		EXECUTE format('CREATE INDEX ON %s USING gin (metadata jsonb_path_ops)', tbl);
+		EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+		EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+		EXECUTE format('CREATE POLICY chroma_tenant ON %s USING (vecq.current_tenant() = %L) '
+					   'WITH CHECK (vecq.current_tenant() = %L)', tbl, c.tenant, c.tenant);
+		EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO PUBLIC', tbl);
+	END IF;
+	IF c.dimension IS NOT NULL THEN
+		SELECT a.atttypmod INTO typmod FROM pg_attribute a
+			WHERE a.attrelid = tbl::regclass AND a.attname = 'embedding';
+		IF typmod < 0 THEN
+			EXECUTE format('ALTER TABLE %s ALTER COLUMN embedding TYPE @extschema@.vector(%s)',
+						   tbl, c.dimension);
+			EXECUTE format('CREATE INDEX ON %s USING hnsw (embedding @extschema@.%s) '
+						   'WITH (m = %s, ef_construction = %s)', tbl,
+						   CASE c.space WHEN 'l2' THEN 'vector_l2_ops'
+										WHEN 'ip' THEN 'vector_ip_ops'
+										ELSE 'vector_cosine_ops' END,
+						   (c.configuration -> 'hnsw' ->> 'max_neighbors')::integer,
+						   (c.configuration -> 'hnsw' ->> 'ef_construction')::integer);
+		END IF;
+	END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION chroma._sync_collection(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION chroma._sync_collection(uuid) TO PUBLIC;
+
+CREATE FUNCTION chroma._check_collection_name(name text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+BEGIN
+	IF name IS NULL OR length(name) NOT BETWEEN 3 AND 512
+	   OR name !~ '^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$' THEN
+		PERFORM chroma._invalid(format('Validation error: name: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: %s', name));
+	END IF;
+END
+$$;
+
+-- the collection's HNSW configuration from the configuration argument and
+-- the legacy hnsw:* metadata keys, with Chroma's defaults
+CREATE FUNCTION chroma._configuration(configuration jsonb, metadata jsonb)
+	RETURNS jsonb
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	h jsonb := coalesce(configuration -> 'hnsw', '{}');
+	k text;
+	v jsonb;
+	out jsonb;
+BEGIN
+	IF configuration IS NOT NULL AND jsonb_typeof(configuration) <> 'object' THEN
+		PERFORM chroma._invalid('Expected configuration to be an object');
+	END IF;
+	IF jsonb_typeof(h) = 'null' THEN
+		h := '{}';
+	ELSIF jsonb_typeof(h) <> 'object' THEN
+		PERFORM chroma._invalid('Expected configuration.hnsw to be an object');
+	END IF;
+	IF metadata IS NOT NULL THEN
+		IF metadata ? 'hnsw:space' AND NOT h ? 'space' THEN
+			h := h || jsonb_build_object('space', metadata -> 'hnsw:space');
+		END IF;
+		IF metadata ? 'hnsw:construction_ef' AND NOT h ? 'ef_construction' THEN
+			h := h || jsonb_build_object('ef_construction', metadata -> 'hnsw:construction_ef');
+		END IF;
+		IF metadata ? 'hnsw:search_ef' AND NOT h ? 'ef_search' THEN
+			h := h || jsonb_build_object('ef_search', metadata -> 'hnsw:search_ef');
+		END IF;
+		IF metadata ? 'hnsw:M' AND NOT h ? 'max_neighbors' THEN
+			h := h || jsonb_build_object('max_neighbors', metadata -> 'hnsw:M');
+		END IF;
+	END IF;
+	out := jsonb_build_object('space', 'l2', 'ef_construction', 100, 'ef_search', 100,
+							  'max_neighbors', 16, 'resize_factor', 1.2,
+							  'sync_threshold', 1000);
+	FOR k, v IN SELECT * FROM jsonb_each(h) LOOP
+		IF k = 'space' THEN
+			IF jsonb_typeof(v) <> 'string' OR v #>> '{}' NOT IN ('l2', 'ip', 'cosine') THEN
+				PERFORM chroma._invalid(format('Invalid HNSW space: %s; expected one of l2, ip, cosine', v));
+			END IF;
+		ELSIF k IN ('ef_construction', 'ef_search', 'max_neighbors', 'num_threads',
+					'batch_size', 'sync_threshold') THEN
+			IF jsonb_typeof(v) <> 'number' OR v::text !~ '^[0-9]+$' OR v::text::numeric < 1
+			   OR v::text::numeric > 2147483647 THEN
+				PERFORM chroma._invalid(format('Invalid HNSW configuration: %s must be a positive integer, got %s', k, v));
+			END IF;
+		ELSIF k = 'resize_factor' THEN
+			IF jsonb_typeof(v) <> 'number' OR v::text::numeric <= 0 THEN
+				PERFORM chroma._invalid(format('Invalid HNSW configuration: %s must be a positive number, got %s', k, v));
+			END IF;
+		ELSE
+			PERFORM chroma._invalid(format('Invalid HNSW configuration: unknown key %s', k));
+		END IF;
+		out := out || jsonb_build_object(k, v);
+	END LOOP;
+	IF (out ->> 'max_neighbors')::integer NOT BETWEEN 2 AND 100 THEN
+		PERFORM chroma._invalid(format('Invalid HNSW configuration: max_neighbors must be between 2 and 100, got %s', out -> 'max_neighbors'));
+	END IF;
+	IF (out ->> 'ef_construction')::integer NOT BETWEEN 4 AND 1000 THEN
+		PERFORM chroma._invalid(format('Invalid HNSW configuration: ef_construction must be between 4 and 1000, got %s', out -> 'ef_construction'));
+	END IF;
+	IF (out ->> 'ef_search')::integer > 1000 THEN
+		PERFORM chroma._invalid(format('Invalid HNSW configuration: ef_search must be at most 1000, got %s', out -> 'ef_search'));
+	END IF;
+	RETURN jsonb_build_object('hnsw', out, 'spann', NULL, 'embedding_function', NULL);
+END
+$$;
+
+CREATE FUNCTION chroma._check_metadata(metadata jsonb, allow_null boolean,
+									   what text DEFAULT 'metadata')
+	RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+BEGIN
+	IF metadata IS NULL OR jsonb_typeof(metadata) = 'null' THEN
+		RETURN;
+	END IF;
+	IF jsonb_typeof(metadata) <> 'object' THEN
+		PERFORM chroma._invalid(format('Expected %s to be an object, but got %s', what, metadata));
+	END IF;
+	IF metadata = '{}' THEN
+		PERFORM chroma._invalid('Expected metadata to be non-empty');
+	END IF;
+	IF EXISTS (SELECT FROM jsonb_each(metadata) e
+			   WHERE jsonb_typeof(e.value) NOT IN ('string', 'number', 'boolean')
+				 AND NOT (allow_null AND jsonb_typeof(e.value) = 'null')) THEN
+		PERFORM chroma._invalid('Expected metadata to be a string, number, boolean, or nullable');
+	END IF;
+END
+$$;
+
+-- a collection as Chroma's HTTP API shows it
+CREATE FUNCTION chroma._collection_json(c chroma.collections) RETURNS jsonb
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT jsonb_build_object('id', c.id, 'name', c.name,
+							  'configuration_json', c.configuration,
+							  'metadata', c.metadata, 'dimension', c.dimension,
+							  'tenant', c.tenant, 'database', c.database,
+							  'log_position', 0, 'version', 0)
+$$;
+
+CREATE FUNCTION chroma._find_collection(name text, missing_ok boolean DEFAULT false)
+	RETURNS chroma.collections
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	c chroma.collections;
+BEGIN
+	SELECT * INTO c FROM chroma.collections x
+		WHERE x.tenant = chroma.current_tenant()
+		  AND x.database = chroma.current_database() AND x.name = _find_collection.name;
+	IF NOT FOUND AND NOT missing_ok THEN
+		PERFORM chroma._raise('42704', format('collection "%s" does not exist', name),
+							  format('Collection [%s] does not exist', name));
+	END IF;
+	RETURN c;
+END
+$$;
+
+CREATE FUNCTION chroma.create_collection(name text, metadata jsonb DEFAULT NULL,
+										 configuration jsonb DEFAULT NULL,
+										 get_or_create boolean DEFAULT false,
+										 embedding_function regproc DEFAULT NULL)
+	RETURNS SETOF chroma.collections
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	t text := chroma.current_tenant();
+	d text := chroma.current_database();
+	cfg jsonb;
+	c chroma.collections;
+BEGIN
+	PERFORM chroma._check_collection_name(name);
+	PERFORM chroma._check_metadata(metadata, false);
+	cfg := chroma._configuration(configuration, metadata);
+	PERFORM chroma._check_database(t, d);
+	c := chroma._find_collection(name, true);
+	IF c.id IS NOT NULL THEN
+		IF get_or_create THEN
+			RETURN NEXT c;
+			RETURN;
+		END IF;
+		PERFORM chroma._raise('42P07', format('collection "%s" already exists', name),
+							  format('Collection [%s] already exists', name));
+	END IF;
+	IF embedding_function IS NOT NULL THEN
+		cfg := cfg || jsonb_build_object('embedding_function',
+										 jsonb_build_object('type', 'sql', 'name', embedding_function::text));
+	END IF;
+	INSERT INTO chroma.collections AS x (tenant, database, name, metadata, configuration,
+										 space, embedding_function)
+		VALUES (t, d, name, metadata, cfg, cfg -> 'hnsw' ->> 'space', embedding_function)
+		RETURNING * INTO c;
+	PERFORM chroma._sync_collection(c.id);
+	RETURN NEXT c;
+EXCEPTION WHEN unique_violation THEN
+	PERFORM chroma._raise('42P07', format('collection "%s" already exists', name),
+						  format('Collection [%s] already exists', name));
+END
+$$;
+
+CREATE FUNCTION chroma.get_or_create_collection(name text, metadata jsonb DEFAULT NULL,
+												configuration jsonb DEFAULT NULL,
+												embedding_function regproc DEFAULT NULL)
+	RETURNS SETOF chroma.collections
+	LANGUAGE sql
+	AS $$ SELECT * FROM chroma.create_collection(name, metadata, configuration, true,
+												 embedding_function) $$;
+
+CREATE FUNCTION chroma.get_collection(name text) RETURNS SETOF chroma.collections
+	LANGUAGE sql STABLE
+	AS $$ SELECT * FROM chroma._find_collection(name) $$;
+
+CREATE FUNCTION chroma.list_collections("limit" integer DEFAULT NULL,
+										"offset" integer DEFAULT NULL)
+	RETURNS SETOF chroma.collections
+	LANGUAGE plpgsql STABLE
+	AS $$
+BEGIN
+	IF "limit" < 0 OR "offset" < 0 THEN
+		PERFORM chroma._invalid('limit and offset must not be negative');
+	END IF;
+	PERFORM chroma._check_database(chroma.current_tenant(), chroma.current_database());
+	RETURN QUERY SELECT * FROM chroma.collections c
+		WHERE c.tenant = chroma.current_tenant() AND c.database = chroma.current_database()
+		ORDER BY c.id LIMIT "limit" OFFSET coalesce("offset", 0);
+END
+$$;
+
+CREATE FUNCTION chroma.count_collections() RETURNS integer
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT count(*)::integer FROM chroma.collections c
+	WHERE c.tenant = chroma.current_tenant() AND c.database = chroma.current_database()
+$$;
+
+CREATE FUNCTION chroma.modify_collection(name text, new_name text DEFAULT NULL,
+										 new_metadata jsonb DEFAULT NULL,
+										 new_configuration jsonb DEFAULT NULL)
+	RETURNS SETOF chroma.collections
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(name);
+	h jsonb;
+	k text;
+	v jsonb;
+BEGIN
+	IF new_name IS NOT NULL THEN
+		PERFORM chroma._check_collection_name(new_name);
+	END IF;
+	IF new_metadata IS NOT NULL THEN
+		PERFORM chroma._check_metadata(new_metadata, false);
+		IF new_metadata ? 'hnsw:space' AND
+			new_metadata -> 'hnsw:space' IS DISTINCT FROM c.metadata -> 'hnsw:space' THEN
+			PERFORM chroma._invalid('Changing the distance function of a collection once it is created is not supported currently.');
+		END IF;
+	END IF;
+	IF new_configuration IS NOT NULL THEN
+		h := new_configuration -> 'hnsw';
+		IF jsonb_typeof(new_configuration) <> 'object' OR
+			(h IS NOT NULL AND jsonb_typeof(h) <> 'object') THEN
+			PERFORM chroma._invalid('Expected configuration to be an object');
+		END IF;
+		FOR k, v IN SELECT * FROM jsonb_each(coalesce(h, '{}')) LOOP
+			IF k NOT IN ('ef_search', 'num_threads', 'batch_size', 'sync_threshold', 'resize_factor') THEN
+				PERFORM chroma._invalid(format('Invalid HNSW configuration: %s cannot be changed', k));
+			END IF;
+		END LOOP;
+		h := chroma._configuration(jsonb_build_object('hnsw', (c.configuration -> 'hnsw') || coalesce(h, '{}')), NULL) -> 'hnsw';
+		c.configuration := jsonb_set(c.configuration, '{hnsw}', h);
+	END IF;
+	UPDATE chroma.collections x
+		SET name = coalesce(new_name, x.name),
+			metadata = coalesce(new_metadata, x.metadata),
+			configuration = c.configuration
+		WHERE x.id = c.id
+		RETURNING * INTO c;
+	RETURN NEXT c;
+EXCEPTION WHEN unique_violation THEN
+	PERFORM chroma._raise('42P07', format('collection "%s" already exists', new_name),
+						  format('Collection [%s] already exists', new_name));
+END
+$$;
+
+CREATE FUNCTION chroma.delete_collection(name text) RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(name);
+BEGIN
+	DELETE FROM chroma.collections x WHERE x.id = c.id;
+	PERFORM chroma._sync_collection(c.id);
+END
+$$;
+
+--
+-- Filters: Chroma's where (metadata) and where_document (document)
+-- expressions, validated as Chroma's client does and turned into an SQL
+-- condition on the records table; every value goes in as a quoted literal.
+--
+
+CREATE FUNCTION chroma._where_sql("where" jsonb) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	k text;
+	v jsonb;
+	op text;
+	operand jsonb;
+	parts text[] := '{}';
+	e jsonb;
+	n integer;
+BEGIN
+	IF jsonb_typeof("where") IS DISTINCT FROM 'object' THEN
+		PERFORM chroma._invalid('Expected where to be a non-empty object');
+	END IF;
+	SELECT count(*) INTO n FROM jsonb_object_keys("where");
+	IF n <> 1 THEN
+		PERFORM chroma._invalid(format('Expected ''where'' to have exactly one operator, but got %s', n));
+	END IF;
+	SELECT key, value INTO k, v FROM jsonb_each("where");
+	IF k IN ('$and', '$or') THEN
+		IF jsonb_typeof(v) <> 'array' OR jsonb_array_length(v) <= 1 THEN
+			PERFORM chroma._invalid(format('Expected ''where'' value for $and or $or to be a list of ''where'' expressions, but got %s', v));
+		END IF;
+		FOR e IN SELECT value FROM jsonb_array_elements(v) LOOP
+			parts := parts || chroma._where_sql(e);
+		END LOOP;
+		RETURN '(' || array_to_string(parts, CASE k WHEN '$and' THEN ' AND ' ELSE ' OR ' END) || ')';
+	END IF;
+	IF jsonb_typeof(v) IN ('string', 'number', 'boolean') THEN
+		op := '$eq';
+		operand := v;
+	ELSIF jsonb_typeof(v) = 'object' THEN
+		SELECT count(*) INTO n FROM jsonb_object_keys(v);
+		IF n <> 1 THEN
+			PERFORM chroma._invalid(format('Expected operator expression to have one operator, but got %s', v));
+		END IF;
+		SELECT key, value INTO op, operand FROM jsonb_each(v);
+		IF op IN ('$gt', '$gte', '$lt', '$lte') AND jsonb_typeof(operand) <> 'number' THEN
+			PERFORM chroma._invalid(format('Expected operand value to be a number for %s, but got %s', op,
+										   CASE jsonb_typeof(operand) WHEN 'array' THEN 'object'
+											   WHEN 'null' THEN 'object' ELSE jsonb_typeof(operand) END));
+		END IF;
+		IF op IN ('$in', '$nin') AND jsonb_typeof(operand) <> 'array' THEN
+			PERFORM chroma._invalid(format('Expected operand value to be an array for %s, but got %s', op, operand));
+		END IF;
+		IF op NOT IN ('$gt', '$gte', '$lt', '$lte', '$ne', '$eq', '$in', '$nin') THEN
+			PERFORM chroma._invalid(format('Expected operator to be one of $gt, $gte, $lt, $lte, $ne, $eq, $in, $nin, but got %s', op));
+		END IF;
+		IF jsonb_typeof(operand) NOT IN ('string', 'number', 'boolean', 'array') THEN
+			PERFORM chroma._invalid('Expected operand value to be a string, number, boolean, or a list of those types');
+		END IF;
+		IF jsonb_typeof(operand) = 'array' THEN
+			IF op NOT IN ('$in', '$nin') THEN
+				PERFORM chroma._invalid('Expected operand value to be a string, number, boolean, or a list of those types');
+			END IF;
+			IF jsonb_array_length(operand) = 0 OR
+				(SELECT count(DISTINCT jsonb_typeof(x)) FROM jsonb_array_elements(operand) x) <> 1 OR
+				EXISTS (SELECT FROM jsonb_array_elements(operand) x
+						WHERE jsonb_typeof(x) NOT IN ('string', 'number', 'boolean')) THEN
+				PERFORM chroma._invalid('Expected ''where'' operand value to be a non-empty list and all values to be of the same type');
+			END IF;
+		END IF;
+	ELSE
+		PERFORM chroma._invalid(format('Expected ''where'' value to be a string, number, boolean, or an operator expression, but got %s', v));
+	END IF;
+
+	CASE op
+		WHEN '$eq' THEN
+			RETURN format('(metadata @> %L::jsonb)', jsonb_build_object(k, operand));
+		WHEN '$ne' THEN
+			RETURN format('(NOT coalesce(metadata @> %L::jsonb, false))', jsonb_build_object(k, operand));
+		WHEN '$in', '$nin' THEN
+			SELECT array_agg(format('metadata @> %L::jsonb', jsonb_build_object(k, x)))
+				INTO parts FROM jsonb_array_elements(operand) x;
+			IF op = '$in' THEN
+				RETURN '(' || array_to_string(parts, ' OR ') || ')';
+			END IF;
+			RETURN '(NOT coalesce(' || array_to_string(parts, ' OR ') || ', false))';
+		ELSE
+			RETURN format('(jsonb_typeof(metadata -> %L) = ''number'' AND (metadata -> %L) %s %L::jsonb)',
+						  k, k, CASE op WHEN '$gt' THEN '>' WHEN '$gte' THEN '>='
+									   WHEN '$lt' THEN '<' ELSE '<=' END, operand);
+	END CASE;
+END
+$$;
+
+CREATE FUNCTION chroma._where_document_sql(where_document jsonb) RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	op text;
+	operand jsonb;
+	parts text[] := '{}';
+	e jsonb;
+	n integer;
+BEGIN
+	IF jsonb_typeof(where_document) IS DISTINCT FROM 'object' THEN
+		PERFORM chroma._invalid('Expected ''whereDocument'' to be a non-empty object');
+	END IF;
+	SELECT count(*) INTO n FROM jsonb_object_keys(where_document);
+	IF n <> 1 THEN
+		PERFORM chroma._invalid('Expected ''whereDocument'' to have exactly one operator, but got [object Object]');
+	END IF;
+	SELECT key, value INTO op, operand FROM jsonb_each(where_document);
+	IF op NOT IN ('$contains', '$not_contains', '$regex', '$not_regex', '$and', '$or') THEN
+		PERFORM chroma._invalid(format('Expected ''whereDocument'' operator to be one of $contains, $not_contains, $regex, $not_regex, $and, or $or, but got %s', op));
+	END IF;
+	IF op IN ('$and', '$or') THEN
+		IF jsonb_typeof(operand) <> 'array' THEN
+			PERFORM chroma._invalid(format('Expected operand for %s to be a list of ''whereDocument'' expressions, but got %s', op, operand));
+		END IF;
+		IF jsonb_array_length(operand) <= 1 THEN
+			PERFORM chroma._invalid(format('Expected ''whereDocument'' operand for %s to be a list with at least two ''whereDocument'' expressions', op));
+		END IF;
+		FOR e IN SELECT value FROM jsonb_array_elements(operand) LOOP
+			parts := parts || chroma._where_document_sql(e);
+		END LOOP;
+		RETURN '(' || array_to_string(parts, CASE op WHEN '$and' THEN ' AND ' ELSE ' OR ' END) || ')';
+	END IF;
+	IF jsonb_typeof(operand) <> 'string' OR operand #>> '{}' = '' THEN
+		PERFORM chroma._invalid(format('Expected operand for %s to be a non empty string, but got %s', op, operand));
+	END IF;
+	CASE op
+		WHEN '$contains' THEN
+			RETURN format('(strpos(document, %L) > 0)', operand #>> '{}');
+		WHEN '$not_contains' THEN
+			RETURN format('(document IS NULL OR strpos(document, %L) = 0)', operand #>> '{}');
+		WHEN '$regex' THEN
+			PERFORM chroma._check_regex(operand #>> '{}');
+			RETURN format('(document ~ %L)', operand #>> '{}');
+		ELSE
+			PERFORM chroma._check_regex(operand #>> '{}');
+			RETURN format('(document IS NULL OR document !~ %L)', operand #>> '{}');
+	END CASE;
+END
+$$;
+
+-- an invalid pattern is the caller's error (22023 with the reason), found
+-- before the query runs
+CREATE FUNCTION chroma._check_regex(pattern text) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+BEGIN
+	PERFORM '' ~ pattern;
+EXCEPTION WHEN invalid_regular_expression THEN
+	PERFORM chroma._invalid(format('Invalid regex pattern: %s', SQLERRM));
+END
+$$;
+
+-- the WHERE clause of a get/query/delete: ids, where, where_document
+CREATE FUNCTION chroma._filter_sql(ids text[], "where" jsonb, where_document jsonb)
+	RETURNS text
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	parts text[] := '{true}';
+BEGIN
+	IF ids IS NOT NULL THEN
+		parts := parts || format('id = ANY (%L::text[])', ids);
+	END IF;
+	IF "where" IS NOT NULL AND jsonb_typeof("where") <> 'null' THEN
+		parts := parts || chroma._where_sql("where");
+	END IF;
+	IF where_document IS NOT NULL AND jsonb_typeof(where_document) <> 'null' THEN
+		parts := parts || chroma._where_document_sql(where_document);
+	END IF;
+	RETURN array_to_string(parts, ' AND ');
+END
+$$;
+
+--
+-- Records
+--
+
+CREATE FUNCTION chroma._records(c chroma.collections) RETURNS text
+	LANGUAGE sql IMMUTABLE
+	AS $$ SELECT 'chroma_records.' || quote_ident(c.id::text) $$;
+
+-- check ids as Chroma's client does
+CREATE FUNCTION chroma._check_ids(ids text[]) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	bad text;
+	dups text[];
+BEGIN
+	IF ids IS NULL OR cardinality(ids) = 0 THEN
+		PERFORM chroma._invalid('Expected ''ids'' to be a non-empty list');
+	END IF;
+	SELECT string_agg((i - 1)::text, ', ' ORDER BY i) INTO bad
+		FROM unnest(ids) WITH ORDINALITY AS u(x, i) WHERE x IS NULL;
+	IF bad IS NOT NULL THEN
+		PERFORM chroma._invalid(format('Found non-string IDs at %s', bad));
+	END IF;
+	SELECT array_agg(x ORDER BY i) INTO dups
+		FROM (SELECT x, i, row_number() OVER (PARTITION BY x ORDER BY i) AS r
+			  FROM unnest(ids) WITH ORDINALITY AS u(x, i)) s
+		WHERE r > 1;
+	IF dups IS NOT NULL THEN
+		IF cardinality(dups) <= 5 THEN
+			PERFORM chroma._invalid('Expected IDs to be unique, but found duplicates of ' ||
+									array_to_string(dups, ', '));
+		END IF;
+		PERFORM chroma._invalid('Expected IDs to be unique, but found duplicates of ' ||
+								array_to_string(dups[1:5], ', ') || ', ..., ' ||
+								array_to_string(dups[cardinality(dups) - 4:], ', '));
+	END IF;
+END
+$$;
+
+-- check a record set (add / upsert / update) and return the embeddings to
+-- write: given, or computed from the documents by the collection's
+-- embedding function; fixes the collection's dimension on the first write
+CREATE FUNCTION chroma._prepare_records(c chroma.collections, ids text[],
+										embeddings vector[], metadatas jsonb[],
+										documents text[], uris text[],
+										is_update boolean)
+	RETURNS vector[]
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	n integer;
+	lens text[] := '{}';
+	mismatched text[] := '{}';
+	dims integer[];
+	dim integer;
+	m jsonb;
+	i integer;
+BEGIN
+	PERFORM chroma._check_ids(ids);
+	n := cardinality(ids);
+	IF embeddings IS NULL AND documents IS NULL AND NOT is_update THEN
+		PERFORM chroma._invalid('At least one of ''embeddings'' and ''documents'' must be provided');
+	END IF;
+	IF embeddings IS NOT NULL AND cardinality(embeddings) = 0 THEN
+		PERFORM chroma._invalid('Expected embeddings to be an array with at least one item');
+	END IF;
+	IF documents IS NOT NULL AND cardinality(documents) = 0 THEN
+		PERFORM chroma._invalid('Expected ''documents'' to be a non-empty list');
+	END IF;
+	IF embeddings IS NOT NULL AND cardinality(embeddings) <> n THEN
+		mismatched := mismatched || 'embeddings'::text;
+	END IF;
+	IF metadatas IS NOT NULL AND cardinality(metadatas) <> n THEN
+		mismatched := mismatched || 'metadatas'::text;
+	END IF;
+	IF documents IS NOT NULL AND cardinality(documents) <> n THEN
+		mismatched := mismatched || 'documents'::text;
+	END IF;
+	IF uris IS NOT NULL AND cardinality(uris) <> n THEN
+		mismatched := mismatched || 'uris'::text;
+	END IF;
+	IF cardinality(mismatched) > 0 THEN
+		PERFORM chroma._invalid('Unequal lengths for fields ids, ' || array_to_string(mismatched, ', '));
+	END IF;
+	IF documents IS NOT NULL AND array_position(documents, NULL) IS NOT NULL THEN
+		PERFORM chroma._invalid('Expected each document to be a string, but got object');
+	END IF;
+	IF embeddings IS NOT NULL AND array_position(embeddings, NULL) IS NOT NULL THEN
+		PERFORM chroma._invalid('Expected each embedding to be an array of numbers');
+	END IF;
+	IF metadatas IS NOT NULL THEN
+		FOREACH m IN ARRAY metadatas LOOP
+			PERFORM chroma._check_metadata(m, true);
+		END LOOP;
+	END IF;
+	IF embeddings IS NULL AND documents IS NOT NULL AND NOT is_update THEN
+		IF c.embedding_function IS NULL THEN
+			PERFORM chroma._raise('22023', format('collection "%s" has no embedding function', c.name),
+								  'You must provide embeddings or an embedding function.',
+								  'Pass embeddings, or create the collection with embedding_function => ''schema.function'' (text -> vector).');
+		END IF;
+		EXECUTE format('SELECT array_agg(%s(d) ORDER BY i) FROM unnest($1) WITH ORDINALITY AS u(d, i)',
+					   c.embedding_function)
+			INTO embeddings USING documents;
+	END IF;
+	IF embeddings IS NOT NULL THEN
+		SELECT array_agg(DISTINCT @extschema@.vector_dims(e)) INTO dims FROM unnest(embeddings) e;
+		IF c.dimension IS NULL THEN
+			dim := @extschema@.vector_dims(embeddings[1]);
+			UPDATE chroma.collections x SET dimension = dim
+				WHERE x.id = c.id AND x.dimension IS NULL;
+			SELECT x.dimension INTO dim FROM chroma.collections x WHERE x.id = c.id;
+			PERFORM chroma._sync_collection(c.id);
+		ELSE
+			dim := c.dimension;
+		END IF;
+		FOR i IN 1 .. cardinality(embeddings) LOOP
+			IF @extschema@.vector_dims(embeddings[i]) <> dim THEN
+				PERFORM chroma._raise('22000', 'embedding dimension does not match the collection',
+									  format('Collection expecting embedding with dimension of %s, got %s',
+											 dim, @extschema@.vector_dims(embeddings[i])));
+			END IF;
+		END LOOP;
+	END IF;
+	RETURN embeddings;
+END
+$$;
+
+CREATE FUNCTION chroma.add(collection text, ids text[], embeddings vector[] DEFAULT NULL,
+						   metadatas jsonb[] DEFAULT NULL, documents text[] DEFAULT NULL,
+						   uris text[] DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+BEGIN
+	embeddings := chroma._prepare_records(c, ids, embeddings, metadatas, documents, uris, false);
+	EXECUTE format('INSERT INTO %s (id, embedding, document, metadata, uri)
+					SELECT u.id, u.e, u.d, nullif(jsonb_strip_nulls(u.m), ''{}''), u.u
+					FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS u(id, e, m, d, u, i)
+					ORDER BY u.i
+					ON CONFLICT (id) DO NOTHING', chroma._records(c))
+		USING ids, embeddings, metadatas, documents, uris;
+END
+$$;
+
+CREATE FUNCTION chroma.upsert(collection text, ids text[], embeddings vector[] DEFAULT NULL,
+							  metadatas jsonb[] DEFAULT NULL, documents text[] DEFAULT NULL,
+							  uris text[] DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+BEGIN
+	embeddings := chroma._prepare_records(c, ids, embeddings, metadatas, documents, uris, false);
+	EXECUTE format('INSERT INTO %1$s AS r (id, embedding, document, metadata, uri)
+					SELECT u.id, u.e, u.d, nullif(jsonb_strip_nulls(u.m), ''{}''), u.u
+					FROM unnest($1, $2, $3, $4, $5) WITH ORDINALITY AS u(id, e, m, d, u, i)
+					ORDER BY u.i
+					ON CONFLICT (id) DO UPDATE SET
+						embedding = CASE WHEN $2 IS NULL THEN r.embedding ELSE excluded.embedding END,
+						document = CASE WHEN $4 IS NULL THEN r.document ELSE excluded.document END,
+						uri = CASE WHEN $5 IS NULL THEN r.uri ELSE excluded.uri END,
+						metadata = CASE WHEN $3 IS NULL THEN r.metadata
+									ELSE chroma._merge_metadata(r.metadata,
+										($3)[(SELECT min(k) FROM unnest($1) WITH ORDINALITY AS v(x, k) WHERE v.x = excluded.id)])
+								   END', chroma._records(c))
+		USING ids, embeddings, metadatas, documents, uris;
+END
+$$;
+
+-- metadata after an update: keys of the new metadata replace the old ones,
+-- null values delete keys; no keys left is no metadata
+CREATE FUNCTION chroma._merge_metadata(old jsonb, new jsonb) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE
+	AS $$
+	SELECT CASE WHEN new IS NULL OR jsonb_typeof(new) = 'null' THEN old
+				ELSE nullif(jsonb_strip_nulls(coalesce(old, '{}') || new), '{}') END
+$$;
+
+CREATE FUNCTION chroma.update(collection text, ids text[], embeddings vector[] DEFAULT NULL,
+							  metadatas jsonb[] DEFAULT NULL, documents text[] DEFAULT NULL,
+							  uris text[] DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+BEGIN
+	embeddings := chroma._prepare_records(c, ids, embeddings, metadatas, documents, uris, true);
+	IF embeddings IS NULL AND documents IS NOT NULL AND c.embedding_function IS NOT NULL THEN
+		EXECUTE format('SELECT array_agg(%s(d) ORDER BY i) FROM unnest($1) WITH ORDINALITY AS u(d, i)',
+					   c.embedding_function)
+			INTO embeddings USING documents;
+	END IF;
+	EXECUTE format('UPDATE %s AS r SET
+						embedding = CASE WHEN $2 IS NULL THEN r.embedding ELSE u.e END,
+						document = CASE WHEN $4 IS NULL THEN r.document ELSE u.d END,
+						uri = CASE WHEN $5 IS NULL THEN r.uri ELSE u.u END,
+						metadata = CASE WHEN $3 IS NULL THEN r.metadata
+									ELSE chroma._merge_metadata(r.metadata, u.m) END
+					FROM unnest($1, $2, $3, $4, $5) AS u(id, e, m, d, u)
+					WHERE r.id = u.id', chroma._records(c))
+		USING ids, embeddings, metadatas, documents, uris;
+END
+$$;
+
+CREATE FUNCTION chroma.delete(collection text, ids text[] DEFAULT NULL,
+							  "where" jsonb DEFAULT NULL, where_document jsonb DEFAULT NULL)
+	RETURNS integer
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+	n integer;
+BEGIN
+	IF ids IS NOT NULL THEN
+		PERFORM chroma._check_ids(ids);
+	END IF;
+	EXECUTE format('DELETE FROM %s WHERE %s', chroma._records(c),
+				   chroma._filter_sql(ids, "where", where_document));
+	GET DIAGNOSTICS n = ROW_COUNT;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION chroma._check_include(include text[], allowed text[]) RETURNS void
+	LANGUAGE plpgsql IMMUTABLE
+	AS $$
+DECLARE
+	x text;
+BEGIN
+	FOREACH x IN ARRAY include LOOP
+		IF x IS NULL OR NOT x = ANY (allowed) THEN
+			PERFORM chroma._invalid(format('Expected ''include'' items to be one of %s, but got %s',
+										   array_to_string(allowed, ', '), x));
+		END IF;
+	END LOOP;
+END
+$$;
+
+CREATE FUNCTION chroma.get(collection text, ids text[] DEFAULT NULL,
+						   "where" jsonb DEFAULT NULL, where_document jsonb DEFAULT NULL,
+						   "limit" integer DEFAULT NULL, "offset" integer DEFAULT NULL,
+						   include text[] DEFAULT '{documents,metadatas}')
+	RETURNS TABLE (id text, embedding vector, document text, metadata jsonb, uri text)
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+BEGIN
+	include := coalesce(include, '{}');
+	PERFORM chroma._check_include(include, '{documents,embeddings,metadatas,uris}');
+	IF "limit" < 0 OR "offset" < 0 THEN
+		PERFORM chroma._invalid('limit and offset must not be negative');
+	END IF;
+	RETURN QUERY EXECUTE format(
+		'SELECT r.id, %s, %s, %s, %s FROM %s r WHERE %s ORDER BY r.seq LIMIT $1 OFFSET $2',
+		CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
+		CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
+		CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
+		CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END,
+		chroma._records(c), chroma._filter_sql(ids, "where", where_document))
+		USING "limit", coalesce("offset", 0);
+END
+$$;
+
+CREATE FUNCTION chroma.peek(collection text, "limit" integer DEFAULT 10)
+	RETURNS TABLE (id text, embedding vector, document text, metadata jsonb, uri text)
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT * FROM chroma.get(collection, "limit" => "limit",
+							 include => '{embeddings,documents,metadatas}')
+$$;
+
+CREATE FUNCTION chroma.count(collection text) RETURNS integer
+	LANGUAGE plpgsql STABLE
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+	n integer;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM %s', chroma._records(c)) INTO n;
+	RETURN n;
+END
+$$;
+
+CREATE FUNCTION chroma.query(collection text, query_embeddings vector[] DEFAULT NULL,
+							 n_results integer DEFAULT 10, "where" jsonb DEFAULT NULL,
+							 where_document jsonb DEFAULT NULL,
+							 include text[] DEFAULT '{documents,metadatas,distances}',
+							 query_texts text[] DEFAULT NULL, ids text[] DEFAULT NULL)
+	RETURNS TABLE (query_index integer, id text, distance real, embedding vector,
+				   document text, metadata jsonb, uri text)
+	LANGUAGE plpgsql
+	AS $$
+DECLARE
+	c chroma.collections := chroma._find_collection(collection);
+	filter text;
+	dist text;
+	ord text;
+	q vector;
+	i integer := 0;
+	old_ef text := current_setting('hnsw.ef_search');
+	ef integer;
+	sql text;
+BEGIN
+	include := coalesce(include, '{}');
+	PERFORM chroma._check_include(include, '{documents,embeddings,metadatas,uris,distances}');
+	IF query_embeddings IS NULL AND query_texts IS NULL THEN
+		PERFORM chroma._invalid('You must provide either query_embeddings or query_texts');
+	END IF;
+	IF query_embeddings IS NOT NULL AND query_texts IS NOT NULL THEN
+		PERFORM chroma._invalid('You can only provide query_embeddings or query_texts, not both');
+	END IF;
+	IF query_embeddings IS NULL THEN
+		IF c.embedding_function IS NULL THEN
+			PERFORM chroma._raise('22023', format('collection "%s" has no embedding function', c.name),
+								  'You must provide embeddings or an embedding function.',
+								  'Pass query_embeddings, or create the collection with embedding_function => ''schema.function'' (text -> vector).');
+		END IF;
+		EXECUTE format('SELECT array_agg(%s(d) ORDER BY i) FROM unnest($1) WITH ORDINALITY AS u(d, i)',
+					   c.embedding_function)
+			INTO query_embeddings USING query_texts;
+	END IF;
+	IF cardinality(query_embeddings) = 0 THEN
+		PERFORM chroma._invalid('Expected embeddings to be an array with at least one item');
+	END IF;
+	IF n_results IS NULL OR n_results < 1 THEN
+		PERFORM chroma._invalid(format('Expected requested number of results to be a positive integer, got %s',
+									   coalesce(n_results::text, 'null')));
+	END IF;
+	IF ids IS NOT NULL THEN
+		PERFORM chroma._check_ids(ids);
+	END IF;
+	filter := chroma._filter_sql(ids, "where", where_document);
+	CASE c.space
+		WHEN 'l2' THEN
+			dist := '@extschema@.l2_squared_distance(r.embedding, $1)::real';
+			ord := 'r.embedding OPERATOR(@extschema@.<->) $1';
+		WHEN 'ip' THEN
+			dist := '(1 - @extschema@.inner_product(r.embedding, $1))::real';
+			ord := 'r.embedding OPERATOR(@extschema@.<#>) $1';
+		ELSE
+			dist := '@extschema@.cosine_distance(r.embedding, $1)::real';
+			ord := 'r.embedding OPERATOR(@extschema@.<=>) $1';
+	END CASE;
+	IF filter = 'true' THEN
+		-- the collection's HNSW index, ef_search from its configuration
+		sql := format('SELECT r.id, %s AS distance, %s, %s, %s, %s FROM %s r ORDER BY %s LIMIT $2',
+					  dist,
+					  CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
+					  CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
+					  CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
+					  CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END,
+					  chroma._records(c), ord);
+	ELSE
+		-- a filter: Chroma's answer is exact over the matching records
+		sql := format('SELECT r.id, %s AS distance, %s, %s, %s, %s FROM (SELECT * FROM %s r WHERE %s OFFSET 0) r ORDER BY 2, r.seq LIMIT $2',
+					  dist,
+					  CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
+					  CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
+					  CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
+					  CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END,
+					  chroma._records(c), filter);
+	END IF;
+	ef := greatest((c.configuration -> 'hnsw' ->> 'ef_search')::integer, n_results);
+	PERFORM set_config('hnsw.ef_search', least(ef, 1000)::text, true);
+	FOREACH q IN ARRAY query_embeddings LOOP
+		IF q IS NULL THEN
+			PERFORM chroma._invalid('Expected each embedding to be an array of numbers');
+		END IF;
+		IF c.dimension IS NOT NULL AND @extschema@.vector_dims(q) <> c.dimension THEN
+			PERFORM chroma._raise('22000', 'query embedding dimension does not match the collection',
+								  format('Collection expecting embedding with dimension of %s, got %s',
+										 c.dimension, @extschema@.vector_dims(q)));
+		END IF;
+		RETURN QUERY EXECUTE format('SELECT %s, s.* FROM (%s) s', i, sql) USING q, n_results;
+		i := i + 1;
+	END LOOP;
+	PERFORM set_config('hnsw.ef_search', old_ef, true);
+END
+$$;
+
+--
+-- JSON shaped as Chroma's HTTP responses
+--
+
+CREATE FUNCTION chroma._vector_json(v vector) RETURNS jsonb
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	AS $$ SELECT to_jsonb(v::real[]) $$;
+
+CREATE FUNCTION chroma.get_json(collection text, ids text[] DEFAULT NULL,
+								"where" jsonb DEFAULT NULL, where_document jsonb DEFAULT NULL,
+								"limit" integer DEFAULT NULL, "offset" integer DEFAULT NULL,
+								include text[] DEFAULT '{documents,metadatas}')
+	RETURNS jsonb
+	LANGUAGE sql STABLE
+	AS $$
+	SELECT jsonb_build_object(
+		'ids', coalesce(jsonb_agg(g.id ORDER BY g.n), '[]'),
+		'embeddings', CASE WHEN 'embeddings' = ANY (include) THEN
+			coalesce(jsonb_agg(chroma._vector_json(g.embedding) ORDER BY g.n), '[]') END,
+		'documents', CASE WHEN 'documents' = ANY (include) THEN
+			coalesce(jsonb_agg(g.document ORDER BY g.n), '[]') END,
+		'uris', CASE WHEN 'uris' = ANY (include) THEN
+			coalesce(jsonb_agg(g.uri ORDER BY g.n), '[]') END,
+		'metadatas', CASE WHEN 'metadatas' = ANY (include) THEN
+			coalesce(jsonb_agg(g.metadata ORDER BY g.n), '[]') END,
+		'include', to_jsonb(coalesce(include, '{}')))
+	FROM chroma.get(collection, ids, "where", where_document, "limit", "offset", include)
+		WITH ORDINALITY AS g(id, embedding, document, metadata, uri, n)
+$$;
+
+CREATE FUNCTION chroma.query_json(collection text, query_embeddings vector[] DEFAULT NULL,
+								  n_results integer DEFAULT 10, "where" jsonb DEFAULT NULL,
+								  where_document jsonb DEFAULT NULL,
+								  include text[] DEFAULT '{documents,metadatas,distances}',
+								  query_texts text[] DEFAULT NULL, ids text[] DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE sql
+	AS $$
+	WITH r AS MATERIALIZED (
+		SELECT * FROM chroma.query(collection, query_embeddings, n_results, "where",
+								   where_document, include, query_texts, ids)
+			WITH ORDINALITY AS q(query_index, id, distance, embedding, document, metadata, uri, n)
+	),
+	nq AS (
+		SELECT generate_series(0, coalesce(cardinality(query_embeddings), cardinality(query_texts)) - 1) AS qi
+	),
+	per AS (
+		SELECT nq.qi,
+			coalesce(jsonb_agg(r.id ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS ids,
+			coalesce(jsonb_agg(r.distance ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS distances,
+			coalesce(jsonb_agg(chroma._vector_json(r.embedding) ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS embeddings,
+			coalesce(jsonb_agg(r.document ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS documents,
+			coalesce(jsonb_agg(r.metadata ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS metadatas,
+			coalesce(jsonb_agg(r.uri ORDER BY r.n) FILTER (WHERE r.id IS NOT NULL), '[]') AS uris
+		FROM nq LEFT JOIN r ON r.query_index = nq.qi
+		GROUP BY nq.qi
+	)
+	SELECT jsonb_build_object(
+		'ids', coalesce(jsonb_agg(per.ids ORDER BY per.qi), '[]'),
+		'embeddings', CASE WHEN 'embeddings' = ANY (include) THEN coalesce(jsonb_agg(per.embeddings ORDER BY per.qi), '[]') END,
+		'documents', CASE WHEN 'documents' = ANY (include) THEN coalesce(jsonb_agg(per.documents ORDER BY per.qi), '[]') END,
+		'uris', CASE WHEN 'uris' = ANY (include) THEN coalesce(jsonb_agg(per.uris ORDER BY per.qi), '[]') END,
+		'metadatas', CASE WHEN 'metadatas' = ANY (include) THEN coalesce(jsonb_agg(per.metadatas ORDER BY per.qi), '[]') END,
+		'distances', CASE WHEN 'distances' = ANY (include) THEN coalesce(jsonb_agg(per.distances ORDER BY per.qi), '[]') END,
+		'include', to_jsonb(coalesce(include, '{}')))
+	FROM per
+$$;
+
+CREATE FUNCTION chroma.peek_json(collection text, "limit" integer DEFAULT 10)
+	RETURNS jsonb
+	LANGUAGE sql STABLE
+	AS $$ SELECT chroma.get_json(collection, "limit" => "limit",
+								 include => '{embeddings,documents,metadatas}') $$;
+
+CREATE FUNCTION chroma.get_collection_json(name text) RETURNS jsonb
+	LANGUAGE sql STABLE
+	AS $$ SELECT chroma._collection_json(c) FROM chroma._find_collection(name) c $$;
+
+CREATE FUNCTION chroma.create_collection_json(name text, metadata jsonb DEFAULT NULL,
+											  configuration jsonb DEFAULT NULL,
+											  get_or_create boolean DEFAULT false,
+											  embedding_function regproc DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE sql
+	AS $$ SELECT chroma._collection_json(c)
+		  FROM chroma.create_collection(name, metadata, configuration, get_or_create,
+										embedding_function) c $$;
+
+CREATE FUNCTION chroma.list_collections_json("limit" integer DEFAULT NULL,
+											 "offset" integer DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE sql STABLE
+	AS $$ SELECT coalesce(jsonb_agg(chroma._collection_json(c) ORDER BY c.id), '[]')
+		  FROM chroma.list_collections("limit", "offset") c $$;
