@@ -52,7 +52,8 @@ CREATE TABLE chroma.tenants (
 
 CREATE TABLE chroma.databases (
 	id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-	tenant text NOT NULL REFERENCES chroma.tenants ON DELETE CASCADE,
+	-- no foreign key: Chroma creates databases in tenants it has no record of
+	tenant text NOT NULL,
 	name text NOT NULL,
 	UNIQUE (tenant, name)
 );
@@ -160,11 +161,11 @@ EXCEPTION WHEN unique_violation THEN
 END
 $$;
 
-CREATE FUNCTION chroma.get_tenant(name text) RETURNS TABLE (name text)
+CREATE FUNCTION chroma.get_tenant(name text) RETURNS SETOF chroma.tenants
 	LANGUAGE plpgsql STABLE
 	AS $$
 BEGIN
-	RETURN QUERY SELECT t.name FROM chroma.tenants t WHERE t.name = get_tenant.name;
+	RETURN QUERY SELECT * FROM chroma.tenants t WHERE t.name = get_tenant.name;
 	IF NOT FOUND THEN
 		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', name),
 							  format('Tenant [%s] not found', name));
@@ -176,16 +177,17 @@ CREATE FUNCTION chroma._check_database(tenant text, database text) RETURNS void
 	LANGUAGE plpgsql STABLE
 	AS $$
 BEGIN
+	IF EXISTS (SELECT FROM chroma.databases d
+			   WHERE d.tenant = _check_database.tenant
+				 AND d.name = _check_database.database) THEN
+		RETURN;
+	END IF;
 	IF NOT EXISTS (SELECT FROM chroma.tenants t WHERE t.name = tenant) THEN
 		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', tenant),
 							  format('Tenant [%s] not found', tenant));
 	END IF;
-	IF NOT EXISTS (SELECT FROM chroma.databases d
-				   WHERE d.tenant = _check_database.tenant
-					 AND d.name = _check_database.database) THEN
-		PERFORM chroma._raise('3D000', format('database "%s" does not exist in tenant "%s"', database, tenant),
-							  format('Database [%s] not found', database));
-	END IF;
+	PERFORM chroma._raise('3D000', format('database "%s" does not exist in tenant "%s"', database, tenant),
+						  format('Database [%s] not found', database));
 END
 $$;
 
@@ -197,10 +199,6 @@ DECLARE
 	t text := coalesce(tenant, chroma.current_tenant());
 BEGIN
 	PERFORM chroma._check_tenant_name(name);
-	IF NOT EXISTS (SELECT FROM chroma.tenants x WHERE x.name = t) THEN
-		PERFORM chroma._raise('42704', format('tenant "%s" does not exist', t),
-							  format('Tenant [%s] not found', t));
-	END IF;
 	INSERT INTO chroma.databases (tenant, name) VALUES (t, name);
 EXCEPTION WHEN unique_violation THEN
 	PERFORM chroma._raise('42P04', format('database "%s" already exists', name),
@@ -209,13 +207,13 @@ END
 $$;
 
 CREATE FUNCTION chroma.get_database(name text, tenant text DEFAULT NULL)
-	RETURNS TABLE (id uuid, name text, tenant text)
+	RETURNS SETOF chroma.databases
 	LANGUAGE plpgsql STABLE
 	AS $$
 DECLARE
 	t text := coalesce(tenant, chroma.current_tenant());
 BEGIN
-	RETURN QUERY SELECT d.id, d.name, d.tenant FROM chroma.databases d
+	RETURN QUERY SELECT * FROM chroma.databases d
 		WHERE d.tenant = t AND d.name = get_database.name;
 	IF NOT FOUND THEN
 		PERFORM chroma._raise('3D000', format('database "%s" does not exist in tenant "%s"', name, t),
@@ -227,10 +225,10 @@ $$;
 CREATE FUNCTION chroma.list_databases("limit" integer DEFAULT NULL,
 									  "offset" integer DEFAULT NULL,
 									  tenant text DEFAULT NULL)
-	RETURNS TABLE (id uuid, name text, tenant text)
+	RETURNS SETOF chroma.databases
 	LANGUAGE sql STABLE
 	AS $$
-	SELECT d.id, d.name, d.tenant FROM chroma.databases d
+	SELECT * FROM chroma.databases d
 	WHERE d.tenant = coalesce(list_databases.tenant, chroma.current_tenant())
 	ORDER BY d.name LIMIT "limit" OFFSET coalesce("offset", 0)
 $$;
@@ -316,6 +314,12 @@ BEGIN
 	IF name IS NULL OR length(name) NOT BETWEEN 3 AND 512
 	   OR name !~ '^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$' THEN
 		PERFORM chroma._invalid(format('Validation error: name: Expected a name containing 3-512 characters from [a-zA-Z0-9._-], starting and ending with a character in [a-zA-Z0-9]. Got: %s', name));
+	END IF;
+	IF strpos(name, '..') > 0 THEN
+		PERFORM chroma._invalid(format('Validation error: name: Expected a name that does not contains two consecutive periods (..). Got %s', name));
+	END IF;
+	IF name ~ '^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$' THEN
+		PERFORM chroma._invalid(format('Validation error: name: Expected a name that is not a valid ip address. Got %s', name));
 	END IF;
 END
 $$;
@@ -654,22 +658,44 @@ BEGIN
 
 	CASE op
 		WHEN '$eq' THEN
-			RETURN format('(metadata @> %L::jsonb)', jsonb_build_object(k, operand));
+			RETURN chroma._eq_sql(k, operand);
 		WHEN '$ne' THEN
-			RETURN format('(NOT coalesce(metadata @> %L::jsonb, false))', jsonb_build_object(k, operand));
+			RETURN format('(NOT coalesce(%s, false))', chroma._eq_sql(k, operand));
 		WHEN '$in', '$nin' THEN
-			SELECT array_agg(format('metadata @> %L::jsonb', jsonb_build_object(k, x)))
-				INTO parts FROM jsonb_array_elements(operand) x;
+			SELECT array_agg(chroma._eq_sql(k, x)) INTO parts FROM jsonb_array_elements(operand) x;
 			IF op = '$in' THEN
 				RETURN '(' || array_to_string(parts, ' OR ') || ')';
 			END IF;
 			RETURN '(NOT coalesce(' || array_to_string(parts, ' OR ') || ', false))';
 		ELSE
-			RETURN format('(jsonb_typeof(metadata -> %L) = ''number'' AND (metadata -> %L) %s %L::jsonb)',
-						  k, k, CASE op WHEN '$gt' THEN '>' WHEN '$gte' THEN '>='
-									   WHEN '$lt' THEN '<' ELSE '<=' END, operand);
+			op := CASE op WHEN '$gt' THEN '>' WHEN '$gte' THEN '>=' WHEN '$lt' THEN '<' ELSE '<=' END;
+			IF operand::text ~ '^-?[0-9]+$' THEN
+				RETURN format('(jsonb_typeof(metadata -> %1$L) = ''number'' AND (metadata ->> %1$L)::numeric %2$s %3$L::numeric)',
+							  k, op, operand::text);
+			END IF;
+			-- a float operand: Chroma compares integer values with the
+			-- operand truncated to an integer, float values with the operand
+			RETURN format('(jsonb_typeof(metadata -> %1$L) = ''number'' AND (metadata ->> %1$L)::numeric %2$s '
+						  'CASE WHEN (metadata ->> %1$L) ~ ''^-?[0-9]+$'' THEN %3$L::numeric ELSE %4$L::numeric END)',
+						  k, op, trunc(operand::text::numeric), operand::text);
 	END CASE;
 END
+$$;
+
+-- "key = value" as Chroma matches it: strings and booleans by equality,
+-- numbers numerically, except that an integer value equals a float
+-- operand when it equals the operand truncated to an integer (what
+-- Chroma 1.0 answers).  Containment first, so the GIN index serves it.
+CREATE FUNCTION chroma._eq_sql(k text, v jsonb) RETURNS text
+	LANGUAGE sql IMMUTABLE
+	AS $$
+	SELECT CASE
+		WHEN jsonb_typeof(v) = 'number' AND v::text !~ '^-?[0-9]+$' THEN
+			format('(metadata @> %2$L::jsonb OR (jsonb_typeof(metadata -> %1$L) = ''number'' '
+				   'AND (metadata ->> %1$L) ~ ''^-?[0-9]+$'' AND (metadata ->> %1$L)::numeric = %3$L::numeric))',
+				   k, jsonb_build_object(k, v), trunc(v::text::numeric))
+		ELSE format('(metadata @> %L::jsonb)', jsonb_build_object(k, v))
+	END
 $$;
 
 CREATE FUNCTION chroma._where_document_sql(where_document jsonb) RETURNS text
@@ -1087,7 +1113,7 @@ BEGIN
 	IF cardinality(query_embeddings) = 0 THEN
 		PERFORM chroma._invalid('Expected embeddings to be an array with at least one item');
 	END IF;
-	IF n_results IS NULL OR n_results < 1 THEN
+	IF n_results IS NULL OR n_results < 0 THEN
 		PERFORM chroma._invalid(format('Expected requested number of results to be a positive integer, got %s',
 									   coalesce(n_results::text, 'null')));
 	END IF;
