@@ -9,6 +9,7 @@
 # 3. starts a throwaway cluster (as the postgres OS user) and runs
 #    the pg_regress suite (test/sql -> expected/),
 #    the wire-format tests from a real client (node pg + pgvector),
+#    the Chroma API's conformance scenarios against a real Chroma server,
 #    the parser/server cross-check on the fuzzer's corpus,
 #    the isolation specs (test/specs -> expected/);
 # 4. the TAP tests (test/t: crash recovery, streaming replica), which make
@@ -157,6 +158,14 @@ run_wire() {
 	PGDATABASE=vecq_wire bash test/wire/run_wire.sh
 }
 
+# the Chroma API against a real Chroma server (test/chroma)
+run_chroma() {
+	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS vecq_chroma' \
+		-c 'CREATE DATABASE vecq_chroma' || return 1
+	psql -X -q -v ON_ERROR_STOP=1 -d vecq_chroma -c 'CREATE EXTENSION vecq' || return 1
+	PGDATABASE=vecq_chroma bash test/chroma/run_conformance.sh
+}
+
 # the parser/server cross-check replays the fuzzer's final corpus
 run_cross_check() {
 	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS vecq_fuzz' \
@@ -177,6 +186,7 @@ FUZZ_RUNS=${FUZZ_RUNS:-5000000} FUZZ_CORPUS_OUT="$LOGDIR/fuzz-corpus" \
 if vecq_cluster_start; then
 	run_suite regress run_regress
 	run_suite wire run_wire
+	run_suite chroma-conformance run_chroma
 	run_suite fuzz-cross-check run_cross_check
 	run_suite isolation run_isolation
 	vecq_cluster_stop
