@@ -12,6 +12,7 @@
 
 #include <math.h>
 
+#include "access/xact.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
@@ -37,10 +38,12 @@ key_hash(uint64 k)
 	return (uint32) k;
 }
 
+/* a set of size slots, in cxt */
 static void
-visited_init(HnswVisited *v, uint32 size)
+visited_init(HnswVisited *v, uint32 size, MemoryContext cxt)
 {
-	v->keys = palloc0(sizeof(uint64) * size);
+	v->keys = MemoryContextAllocExtended(cxt, sizeof(uint64) * size,
+										 MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	v->mask = size - 1;
 	v->count = 0;
 }
@@ -56,7 +59,8 @@ visited_add(HnswVisited *v, uint64 key)
 		uint64	   *old = v->keys;
 		uint32		oldsize = v->mask + 1;
 
-		visited_init(v, oldsize * 2);
+		/* where the old one was: a search's context or the kept buffers */
+		visited_init(v, oldsize * 2, GetMemoryChunkContext(old));
 		for (uint32 j = 0; j < oldsize; j++)
 			if (old[j] != 0)
 				(void) visited_add(v, old[j]);
@@ -240,6 +244,133 @@ HnswLoadNeighbors(Relation index, const HnswIndexInfo *info,
 
 /* ---------------- the search ---------------- */
 
+/*
+ * The growing arrays of a search (candidate pool, heaps, visited set,
+ * neighbour store) are kept from one search to the next in this backend.
+ * A scan's arrays reach a few hundred kB (they double as the search
+ * visits more elements); allocated afresh each time, malloc takes them
+ * from the kernel as new pages, and the page faults of touching them cost
+ * more than the search itself on small indexes.  One search at a time
+ * borrows them (a nested search, or one running while another is open,
+ * allocates its own in its context); HnswSearchEnd gives them back.  A
+ * search that never ends (an error) leaves them borrowed: at transaction
+ * end the context is emptied, since no search outlives its transaction.
+ */
+typedef struct SearchBuffers
+{
+	MemoryContext cxt;
+	bool		lent;
+	bool		have;
+	HnswCandidate *pool;
+	int			maxpool;
+	int		   *cand;
+	int		   *top;
+	int		   *rest;
+	int		   *out;
+	int			maxheap;
+	uint64	   *visited;
+	uint32		visited_size;
+	ItemPointerData *nbrstore;
+	int			maxnbrstore;
+} SearchBuffers;
+
+static SearchBuffers buffers;
+
+/* arrays larger than this in all are freed instead of kept */
+#define SEARCH_BUFFERS_KEEP (16 * 1024 * 1024)
+
+static void
+buffers_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	if (buffers.lent)
+	{
+		MemoryContextReset(buffers.cxt);
+		buffers.lent = false;
+		buffers.have = false;
+	}
+}
+
+static void
+buffers_borrow(HnswSearch *s)
+{
+	if (buffers.cxt == NULL)
+	{
+		buffers.cxt = AllocSetContextCreate(TopMemoryContext, "HNSW search buffers",
+											ALLOCSET_DEFAULT_SIZES);
+		RegisterXactCallback(buffers_xact_callback, NULL);
+	}
+	if (!buffers.have)
+	{
+		MemoryContext old = MemoryContextSwitchTo(buffers.cxt);
+
+		buffers.maxpool = 256;
+		buffers.pool = palloc(sizeof(HnswCandidate) * buffers.maxpool);
+		buffers.maxheap = 256;
+		buffers.cand = palloc(sizeof(int) * buffers.maxheap);
+		buffers.top = palloc(sizeof(int) * buffers.maxheap);
+		buffers.rest = palloc(sizeof(int) * buffers.maxheap);
+		buffers.out = palloc(sizeof(int) * buffers.maxheap);
+		buffers.visited_size = 1024;
+		buffers.visited = palloc(sizeof(uint64) * buffers.visited_size);
+		buffers.maxnbrstore = 4096;
+		buffers.nbrstore = palloc(sizeof(ItemPointerData) * buffers.maxnbrstore);
+		MemoryContextSwitchTo(old);
+		buffers.have = true;
+	}
+	buffers.lent = true;
+	s->reused = true;
+	s->pool = buffers.pool;
+	s->maxpool = buffers.maxpool;
+	s->cand = buffers.cand;
+	s->top = buffers.top;
+	s->rest = buffers.rest;
+	s->out = buffers.out;
+	s->maxheap = buffers.maxheap;
+	s->visited.keys = buffers.visited;
+	s->visited.mask = buffers.visited_size - 1;
+	s->visited.count = 0;
+	memset(s->visited.keys, 0, sizeof(uint64) * buffers.visited_size);
+	s->nbrstore = buffers.nbrstore;
+	s->maxnbrstore = buffers.maxnbrstore;
+}
+
+static void
+buffers_return(HnswSearch *s)
+{
+	Size		total;
+
+	if (!s->reused)
+		return;
+	s->reused = false;
+	total = sizeof(HnswCandidate) * (Size) s->maxpool +
+		4 * sizeof(int) * (Size) s->maxheap +
+		sizeof(uint64) * ((Size) s->visited.mask + 1) +
+		sizeof(ItemPointerData) * (Size) s->maxnbrstore;
+	buffers.lent = false;
+	if (total > SEARCH_BUFFERS_KEEP)
+	{
+		MemoryContextReset(buffers.cxt);
+		buffers.have = false;
+		return;
+	}
+	/* the arrays may have moved (repalloc) and grown */
+	buffers.pool = s->pool;
+	buffers.maxpool = s->maxpool;
+	buffers.cand = s->cand;
+	buffers.top = s->top;
+	buffers.rest = s->rest;
+	buffers.out = s->out;
+	buffers.maxheap = s->maxheap;
+	buffers.visited = s->visited.keys;
+	buffers.visited_size = s->visited.mask + 1;
+	buffers.nbrstore = s->nbrstore;
+	buffers.maxnbrstore = s->maxnbrstore;
+}
+
 void
 HnswSearchInit(HnswSearch *s, Relation index, const HnswIndexInfo *info,
 			   const float *query, bool keep_vectors, MemoryContext cxt)
@@ -255,16 +386,21 @@ HnswSearchInit(HnswSearch *s, Relation index, const HnswIndexInfo *info,
 		HnswQuerySet(&s->q, query);
 	s->keep_vectors = keep_vectors;
 	s->cxt = cxt;
-	s->maxpool = 256;
-	s->pool = palloc(sizeof(HnswCandidate) * s->maxpool);
-	s->maxheap = 256;
-	s->cand = palloc(sizeof(int) * s->maxheap);
-	s->top = palloc(sizeof(int) * s->maxheap);
-	s->rest = palloc(sizeof(int) * s->maxheap);
-	s->out = palloc(sizeof(int) * s->maxheap);
-	visited_init(&s->visited, 1024);
-	s->maxnbrstore = 4096;
-	s->nbrstore = palloc(sizeof(ItemPointerData) * s->maxnbrstore);
+	if (!buffers.lent)
+		buffers_borrow(s);
+	else
+	{
+		s->maxpool = 256;
+		s->pool = palloc(sizeof(HnswCandidate) * s->maxpool);
+		s->maxheap = 256;
+		s->cand = palloc(sizeof(int) * s->maxheap);
+		s->top = palloc(sizeof(int) * s->maxheap);
+		s->rest = palloc(sizeof(int) * s->maxheap);
+		s->out = palloc(sizeof(int) * s->maxheap);
+		visited_init(&s->visited, 1024, cxt);
+		s->maxnbrstore = 4096;
+		s->nbrstore = palloc(sizeof(ItemPointerData) * s->maxnbrstore);
+	}
 	s->scratch = palloc(HnswElementDataSize(info));
 	s->pinned = InvalidBuffer;
 	MemoryContextSwitchTo(old);
@@ -276,6 +412,7 @@ HnswSearchEnd(HnswSearch *s)
 	if (s->pinned != InvalidBuffer)
 		ReleaseBuffer(s->pinned);
 	s->pinned = InvalidBuffer;
+	buffers_return(s);
 }
 
 void

@@ -56,7 +56,10 @@ typedef struct HnswSearch
 	bool		keep_vectors;	/* keep a float4 copy of each vector */
 	bool		want_bounds;	/* compute HnswCandidate.bound */
 	uint32		filterkey;		/* if not 0: only these elements are results */
-	MemoryContext cxt;			/* everything below lives here */
+	MemoryContext cxt;			/* everything below lives here, except ... */
+	bool		reused;			/* ... pool, heaps, visited set and nbrstore,
+								 * when borrowed from the backend's buffers
+								 * of earlier searches (hnsw_search.c) */
 
 	HnswCandidate *pool;
 	int			npool;
