@@ -15,6 +15,7 @@ PGFILEDESC = "vecq - vectors and ANN search for PostgreSQL"
 
 OBJS = \
 	src/vecq.o \
+	src/chroma/chroma.o \
 	src/common/distance.o \
 	src/common/distance_avx2.o \
 	src/common/distance_avx512.o \

@@ -1761,7 +1761,11 @@ DECLARE
 	q vector;
 	i integer := 0;
 	old_ef text := current_setting('hnsw.ef_search');
+	old_iterative text := current_setting('hnsw.iterative_scan');
+	exact_limit integer := current_setting('chroma.exact_filter_limit')::integer;
+	matching bigint := 0;
 	ef integer;
+	cols text;
 	sql text;
 BEGIN
 	include := coalesce(include, '{}');
@@ -1804,23 +1808,31 @@ BEGIN
 			dist := '@extschema@.cosine_distance(r.embedding, $1)::real';
 			ord := 'r.embedding OPERATOR(@extschema@.<=>) $1';
 	END CASE;
+	cols := concat_ws(', ',
+		CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
+		CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
+		CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
+		CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END);
 	IF filter = 'true' THEN
 		-- the collection's HNSW index, ef_search from its configuration
-		sql := format('SELECT r.id, %s AS distance, %s, %s, %s, %s FROM %s r ORDER BY %s LIMIT $2',
-					  dist,
-					  CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
-					  CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
-					  CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
-					  CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END,
+		sql := format('SELECT r.id, %s AS distance, %s FROM %s r ORDER BY %s LIMIT $2',
+					  dist, cols,
 					  chroma._records(c), ord);
 	ELSE
-		-- a filter: Chroma's answer is exact over the matching records
-		sql := format('SELECT r.id, %s AS distance, %s, %s, %s, %s FROM (SELECT * FROM %s r WHERE %s OFFSET 0) r ORDER BY 2, r.seq LIMIT $2',
-					  dist,
-					  CASE WHEN 'embeddings' = ANY (include) THEN 'r.embedding' ELSE 'NULL::@extschema@.vector' END,
-					  CASE WHEN 'documents' = ANY (include) THEN 'r.document' ELSE 'NULL::text' END,
-					  CASE WHEN 'metadatas' = ANY (include) THEN 'r.metadata' ELSE 'NULL::jsonb' END,
-					  CASE WHEN 'uris' = ANY (include) THEN 'r.uri' ELSE 'NULL::text' END,
+		-- a filter: exact over the matching records (Chroma's answer) when
+		-- they are few, else the index, skipping the records it rejects
+		EXECUTE format('SELECT count(*) FROM (SELECT 1 FROM %s r WHERE %s LIMIT $1) s',
+					   chroma._records(c), filter)
+			INTO matching USING exact_limit + 1;
+	END IF;
+	IF filter <> 'true' AND matching > exact_limit THEN
+		sql := format('SELECT r.id, %s AS distance, %s FROM %s r WHERE %s ORDER BY %s LIMIT $2',
+					  dist, cols,
+					  chroma._records(c), filter, ord);
+		PERFORM set_config('hnsw.iterative_scan', 'strict_order', true);
+	ELSIF filter <> 'true' THEN
+		sql := format('SELECT r.id, %s AS distance, %s FROM (SELECT * FROM %s r WHERE %s OFFSET 0) r ORDER BY 2, r.seq LIMIT $2',
+					  dist, cols,
 					  chroma._records(c), filter);
 	END IF;
 	ef := greatest((c.configuration -> 'hnsw' ->> 'ef_search')::integer, n_results);
@@ -1838,6 +1850,7 @@ BEGIN
 		i := i + 1;
 	END LOOP;
 	PERFORM set_config('hnsw.ef_search', old_ef, true);
+	PERFORM set_config('hnsw.iterative_scan', old_iterative, true);
 END
 $$;
 

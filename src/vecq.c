@@ -19,6 +19,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 
+#include "chroma/chroma.h"
 #include "common/distance.h"
 #include "hnsw/hnsw.h"
 #include "quant/quant.h"
@@ -85,6 +86,7 @@ _PG_init(void)
 
 	QuantInit();
 	TenantInit();
+	ChromaInit();
 	/* defines hnsw.* and vecq.key_exact_scan_limit */
 	HnswInit();
 	/* last: it drops placeholders of vecq.* settings not defined by now */
