@@ -242,6 +242,39 @@ HnswPrefetchHinted(Relation index, ItemPointer tid)
 									 ItemPointerGetOffsetNumber(tid)));
 }
 
+/*
+ * Prefetch the tuple at tid, through the recent-buffer hint of its page,
+ * without pinning: the line pointer read may belong to another page by now
+ * (then the prefetch is wasted, nothing else happens).
+ */
+void
+HnswPrefetchTupleHinted(Relation index, ItemPointer tid)
+{
+	HnswRelCache *rc = (HnswRelCache *) index->rd_amcache;
+	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
+	OffsetNumber offnum = ItemPointerGetOffsetNumber(tid);
+	Buffer		buf;
+	Page		page;
+	ItemId		iid;
+	Size		off;
+	Size		len;
+
+	if (rc == NULL || blkno >= rc->nrecent)
+		return;
+	buf = rc->recent[blkno];
+	if (!BufferIsValid(buf) || BufferIsLocal(buf))
+		return;
+	page = (Page) BufferGetBlock(buf);
+	if (offnum < FirstOffsetNumber || offnum > MaxOffsetNumber)
+		return;
+	iid = PageGetItemId(page, offnum);
+	off = ItemIdGetOffset(iid);
+	len = ItemIdGetLength(iid);
+	if (off < BLCKSZ && len <= BLCKSZ - off)
+		for (Size p = 0; p < len; p += 64)
+			__builtin_prefetch((char *) page + off + p);
+}
+
 /* A pinned buffer of blkno, found through the recent-buffer hints. */
 Buffer
 HnswReadBufferHinted(Relation index, BlockNumber blkno)

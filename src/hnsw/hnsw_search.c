@@ -631,16 +631,18 @@ expand_one(HnswSearch *s, int c)
 
 	/*
 	 * Visit the new neighbours in three passes, so that their pages' cache
-	 * misses overlap instead of coming one after another: pin each page and
-	 * prefetch its line pointer; prefetch each tuple (reading the line
-	 * pointer unlocked is only a hint: line pointers never move here);
-	 * then lock, compute and unlock each in turn.
+	 * misses overlap instead of coming one after another: prefetch each
+	 * page's buffer header and line pointer; then each tuple; then pin,
+	 * lock, compute, unlock and unpin each in turn.  The first two passes
+	 * go through the recent-buffer hints without pinning (reading an
+	 * unpinned page is only a hint: at worst a useless prefetch).  One pin
+	 * at a time: past 8 pins held at once, every pin and unpin of the
+	 * backend goes through PostgreSQL's hash table of private reference
+	 * counts, which cost more than the prefetching gains.
 	 */
 	{
-		Buffer		bufs[2 * HNSW_MAX_M];
 		int			m = 0;
 
-		/* the buffer headers and line pointers, before pinning */
 		for (int i = 0; i < n; i++)
 		{
 			if (!visited_add(&s->visited, tid_key(&nbrs[i])))
@@ -650,25 +652,13 @@ expand_one(HnswSearch *s, int c)
 			m++;
 		}
 		for (int i = 0; i < m; i++)
-			bufs[i] = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
+			HnswPrefetchTupleHinted(s->index, &nbrs[i]);
 		for (int i = 0; i < m; i++)
 		{
-			Page		page = BufferGetPage(bufs[i]);
-			ItemId		iid = PageGetItemId(page, ItemPointerGetOffsetNumber(&nbrs[i]));
-			Size		off = ItemIdGetOffset(iid);
-			Size		len = ItemIdGetLength(iid);
+			Buffer		nbuf = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
 
-			/* the whole tuple: the distance reads all of it */
-			if (off < BLCKSZ && len <= BLCKSZ - off)
-				for (Size p = 0; p < len; p += 64)
-					__builtin_prefetch((char *) page + off + p);
-		}
-		for (int i = 0; i < m; i++)
-		{
-			int			e = visit_pinned(s, &nbrs[i], bufs[i]);
-
-			ReleaseBuffer(bufs[i]);
-			visited_batch[i] = e;
+			visited_batch[i] = visit_pinned(s, &nbrs[i], nbuf);
+			ReleaseBuffer(nbuf);
 		}
 		n = m;
 	}
