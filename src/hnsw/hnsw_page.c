@@ -238,6 +238,8 @@ HnswPrefetchHinted(Relation index, ItemPointer tid)
 	if (!BufferIsValid(buf) || BufferIsLocal(buf))
 		return;
 	__builtin_prefetch(GetBufferDescriptor(buf - 1));
+	/* the page header (pd_lower: the tuple's checks read it), line pointer */
+	__builtin_prefetch(BufferGetBlock(buf));
 	__builtin_prefetch(PageGetItemId((Page) BufferGetBlock(buf),
 									 ItemPointerGetOffsetNumber(tid)));
 }
