@@ -357,6 +357,22 @@ buffers_return(HnswSearch *s)
 		buffers.have = false;
 		return;
 	}
+	/*
+	 * A visited set much larger than this search needed (an earlier search
+	 * with a large ef_search grew it) would cost every later search a
+	 * memset of all of it: shrink it to four times this search's count.
+	 */
+	if (s->visited.mask + 1 > 4096 && (Size) s->visited.count * 16 < (Size) s->visited.mask + 1)
+	{
+		uint32		size = 4096;
+
+		while (size < s->visited.count * 4)
+			size *= 2;
+		pfree(s->visited.keys);
+		s->visited.keys = MemoryContextAllocExtended(buffers.cxt, sizeof(uint64) * size,
+													 MCXT_ALLOC_HUGE);
+		s->visited.mask = size - 1;
+	}
 	/* the arrays may have moved (repalloc) and grown */
 	buffers.pool = s->pool;
 	buffers.maxpool = s->maxpool;
