@@ -163,11 +163,14 @@ check_page(CheckState *cs, Page page, BlockNumber blkno, uint16 *flags)
 {
 	HnswPageOpaque opaque;
 
+	/*
+	 * An all-zero page is not damage: a crash between extending the index
+	 * and logging the new page's contents leaves one (the extension itself
+	 * is not WAL-logged), as in every PostgreSQL index.  Nothing points into
+	 * it; a tuple that did would be reported where it is referenced.
+	 */
 	if (PageIsNew(page))
-	{
-		problem(cs, blkno, 0, "page is uninitialized");
 		return false;
-	}
 	if (PageGetSpecialSize(page) != MAXALIGN(sizeof(HnswPageOpaqueData)))
 	{
 		problem(cs, blkno, 0, "page has special space of %u bytes, not %u",
@@ -224,7 +227,9 @@ check_meta(CheckState *cs)
 
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
-	if (check_page(cs, page, HNSW_METAPAGE_BLKNO, &flags))
+	if (PageIsNew(page))
+		problem(cs, 0, 0, "metapage is uninitialized");
+	else if (check_page(cs, page, HNSW_METAPAGE_BLKNO, &flags))
 	{
 		HnswMetaPage m = HnswPageGetMeta(page);
 

@@ -389,11 +389,19 @@ typedef struct ReachState
 	ItemPointerData *tids;
 	ItemPointerData *ntids;
 	uint16	   *indeg;			/* incoming links on the current level */
+	uint8	   *levels;			/* each element's level */
+	uint8	   *seen;			/* reached on the current level */
 } ReachState;
 
 /*
  * Make reached element r link to unreached element u on level lc: in a free
- * slot, or instead of r's last neighbour that has another incoming link.
+ * slot, or instead of one of r's neighbours v.  Dropping r -> v must not cut
+ * v off (with everything reached only through it): u then links to v, so v
+ * stays reachable through r -> u -> v.  v is chosen among r's neighbours that
+ * u already links to or, if u has a free slot, any; those with another
+ * incoming link first.  (Counting incoming links alone is not enough: v's
+ * other in-neighbour may itself be reached only through v, and the repair
+ * then cut one component off for each it linked, round after round.)
  */
 static bool
 link_unreached(ReachState *rs, int32 r, int32 u, int lc)
@@ -402,38 +410,74 @@ link_unreached(ReachState *rs, int32 r, int32 u, int lc)
 	int			cap = HNSW_LEVEL_SLOTS(lc, info->m);
 	ItemPointerData cur[2 * HNSW_MAX_M];
 	ItemPointerData next[2 * HNSW_MAX_M];
+	ItemPointerData ucur[2 * HNSW_MAX_M];
+	ItemPointerData unext[2 * HNSW_MAX_M];
 	int			nc;
+	int			nu;
+	int			victim = -1;
+	bool		victim_in_u = false;
 	bool		linked;
 
+	/*
+	 * r must be on level lc: a list of level lc can name an element of a
+	 * lower level (see repair_reachability), which has no list there to
+	 * link from.
+	 */
+	if (rs->levels[r] < lc)
+		return false;
 	nc = HnswLoadNeighbors(rs->vs->index, info, &rs->ntids[r], lc, cur);
 	for (int k = 0; k < nc; k++)
 		if (ItemPointerEquals(&cur[k], &rs->tids[u]))
 			return true;
 	memcpy(next, cur, sizeof(ItemPointerData) * nc);
 	if (nc < cap)
-		next[nc] = rs->tids[u];
-	else
 	{
-		/* take the place of the last neighbour linked from elsewhere too */
-		int			victim = -1;
-		ReachElem  *v = NULL;
+		next[nc] = rs->tids[u];
+		linked = HnswReplaceNeighbors(rs->vs->index, info, &rs->ntids[r], lc,
+									  cur, nc, next, nc + 1);
+		if (linked)
+			rs->indeg[u]++;
+		return linked;
+	}
 
+	nu = HnswLoadNeighbors(rs->vs->index, info, &rs->ntids[u], lc, ucur);
+	for (int pass = 0; pass < 2 && victim < 0; pass++)
+	{
 		for (int k = nc - 1; k >= 0 && victim < 0; k--)
 		{
 			uint64		vkey = tid_key(&cur[k]);
+			ReachElem  *v = hash_search(rs->map, &vkey, HASH_FIND, NULL);
+			bool		in_u = false;
 
-			v = hash_search(rs->map, &vkey, HASH_FIND, NULL);
-			if (v == NULL || rs->indeg[v->index] > 1)
-				victim = k;
+			if (ItemPointerEquals(&cur[k], &rs->tids[u]))
+				continue;
+			for (int j = 0; j < nu; j++)
+				if (ItemPointerEquals(&ucur[j], &cur[k]))
+					in_u = true;
+			if (!in_u && nu >= cap)
+				continue;
+			/* first pass: only neighbours linked from elsewhere too */
+			if (pass == 0 && v != NULL && rs->indeg[v->index] <= 1)
+				continue;
+			victim = k;
+			victim_in_u = in_u;
 		}
-		if (victim < 0)
-			return false;
-		if (v != NULL)
-			rs->indeg[v->index]--;
-		next[victim] = rs->tids[u];
 	}
+	if (victim < 0)
+		return false;
+
+	/* u -> v first: v is never unreachable in between */
+	if (!victim_in_u)
+	{
+		memcpy(unext, ucur, sizeof(ItemPointerData) * nu);
+		unext[nu] = cur[victim];
+		if (!HnswReplaceNeighbors(rs->vs->index, info, &rs->ntids[u], lc,
+								  ucur, nu, unext, nu + 1))
+			return false;
+	}
+	next[victim] = rs->tids[u];
 	linked = HnswReplaceNeighbors(rs->vs->index, info, &rs->ntids[r], lc,
-								  cur, nc, next, Min(nc + 1, cap));
+								  cur, nc, next, nc);
 	if (linked)
 		rs->indeg[u]++;
 	return linked;
@@ -441,8 +485,12 @@ link_unreached(ReachState *rs, int32 r, int32 u, int lc)
 
 /*
  * For an unreached element none of whose neighbours is reached: search the
- * graph from the entry point (which only finds reached elements) for the
- * elements nearest to it, and link it from the first that can take it.
+ * graph from the entry point for the elements nearest to it, and link it
+ * from the first reached one that can take it.  The search can find
+ * unreached elements too: it enters level lc where the descent through
+ * the levels above ended, and that element need not be reachable on level
+ * lc itself.  (Linking u from an unreached element made the repair count
+ * u's part of the graph as reached while it stayed cut off.)
  */
 static bool
 link_from_search(ReachState *rs, const HnswMetaPageData *meta, int32 u, int lc)
@@ -470,7 +518,7 @@ link_from_search(ReachState *rs, const HnswMetaPageData *meta, int32 u, int lc)
 		uint64		key = tid_key(&s.pool[s.out[i]].tid);
 		ReachElem  *r = hash_search(rs->map, &key, HASH_FIND, NULL);
 
-		if (r != NULL && r->index != u)
+		if (r != NULL && r->index != u && rs->seen[r->index])
 			linked = link_unreached(rs, r->index, u, lc);
 	}
 	HnswSearchEnd(&s);
@@ -569,6 +617,8 @@ repair_reachability(VacuumState *vs)
 	rs.tids = tids;
 	rs.ntids = ntids;
 	rs.indeg = indeg;
+	rs.levels = levels;
+	rs.seen = seen;
 
 	for (int lc = meta.entry_level; lc >= 0; lc--)
 	{
