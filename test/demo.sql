@@ -5,9 +5,11 @@
 -- queried the way a Chroma client would: nearest neighbours of a query
 -- embedding, with and without a metadata filter.  Then a k-nearest-neighbour
 -- classifier over the 10,000 test images, and nearest-centroid
--- classification with avg(vector).  Finally an HNSW index: the same
+-- classification with avg(vector).  Then an HNSW index: the same
 -- classification through the index, its recall against the exact answers,
--- and the speed-up.
+-- and the speed-up.  Finally the Chroma API (schema chroma): a collection
+-- filled and queried with chroma.add / query / get / update / delete, as a
+-- Chroma client would, and a role bound to another tenant that sees none of it.
 \set ON_ERROR_STOP on
 \pset footer off
 \timing on
@@ -133,3 +135,47 @@ FROM queries q,
      LATERAL (SELECT * FROM fashion WHERE metadata->>'category' = 'footwear'
               ORDER BY embedding <-> q.embedding LIMIT 5) f
 WHERE q.id = 2;
+
+\echo
+\echo the Chroma API (schema chroma): a collection of 10,000 training images
+SELECT name, space, configuration -> 'hnsw' AS hnsw
+FROM chroma.create_collection('fashion-mnist', '{"source": "dataset-fashion-mnist"}',
+                              '{"hnsw": {"space": "l2", "ef_search": 40}}');
+-- collection.add() in batches of 2,000, as a client would send them
+SELECT count(chroma.add('fashion-mnist', ids, embeddings, metadatas, documents)) AS add_calls
+FROM (SELECT array_agg(id ORDER BY n) AS ids, array_agg(embedding ORDER BY n) AS embeddings,
+             array_agg(metadata ORDER BY n) AS metadatas, array_agg(document ORDER BY n) AS documents
+      FROM (SELECT *, substr(id, 7)::int AS n FROM fashion) f
+      WHERE n <= 10000 GROUP BY (n - 1) / 2000) b;
+SELECT chroma.count('fashion-mnist') AS records;
+
+\echo collection.query(query_embeddings=[test image 1], n_results=3)
+SELECT query_index, id, round(distance::numeric, 0) AS squared_l2, document, metadata
+FROM chroma.query('fashion-mnist', ARRAY[(SELECT embedding FROM queries WHERE id = 1)], 3);
+
+\echo the same as Chroma's HTTP API answers it, with where={"category": "footwear"}
+SELECT jsonb_pretty(chroma.query_json('fashion-mnist', ARRAY[(SELECT embedding FROM queries WHERE id = 2)], 3,
+                                      "where" => '{"category": "footwear"}',
+                                      include => '{documents,distances}'));
+
+\echo collection.get(where={"$and": [{"label": 7}, {"category": "footwear"}]}, limit=3)
+SELECT chroma.get_json('fashion-mnist', "where" => '{"$and": [{"label": 7}, {"category": "footwear"}]}',
+                       "limit" => 3);
+
+\echo update and delete
+SELECT chroma.update('fashion-mnist', '{train-1}', metadatas => ARRAY['{"checked": true}']::jsonb[]);
+SELECT id, metadata FROM chroma.get('fashion-mnist', '{train-1}');
+SELECT chroma.delete('fashion-mnist', "where" => '{"label": {"$in": [8, 9]}}') AS deleted;
+SELECT chroma.count('fashion-mnist') AS records;
+
+\echo a role bound to another Chroma tenant sees none of it
+SELECT chroma.create_tenant('acme');
+SELECT chroma.create_database('default_database', 'acme');
+CREATE ROLE demo_acme;
+SELECT vecq.map_role('demo_acme', 'acme');
+SET ROLE demo_acme;
+SELECT chroma.current_tenant(), chroma.count_collections() AS collections_visible,
+       (SELECT count(*) FROM chroma.collections) AS catalog_rows_visible;
+RESET ROLE;
+SELECT vecq.unmap_role('demo_acme');
+DROP ROLE demo_acme;
