@@ -6,11 +6,11 @@
 
 MODULE_big = vecq
 EXTENSION = vecq
-# vecq--0.4.0.sql (the full install script) is made from 0.1.0 and the
+# vecq--0.5.0.sql (the full install script) is made from 0.1.0 and the
 # upgrade scripts, so each object is defined in one place only
 DATA = sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
-	sql/vecq--0.3.0--0.4.0.sql
-DATA_built = sql/vecq--0.4.0.sql
+	sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql
+DATA_built = sql/vecq--0.5.0.sql
 PGFILEDESC = "vecq - vectors and ANN search for PostgreSQL"
 
 OBJS = \
@@ -72,6 +72,6 @@ include $(PGXS)
 # changes (a struct changing under a stale object file crashes the server)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 
-sql/vecq--0.4.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
-		sql/vecq--0.3.0--0.4.0.sql
+sql/vecq--0.5.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
+		sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql
 	cat $^ > $@
