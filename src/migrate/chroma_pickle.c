@@ -602,7 +602,7 @@ push_object(PickleMachine *m)
 	if (cls == NULL)
 		return -1;
 	if (cls->kind != PK_CLASS)
-		return FAIL(m, m->op_pos, "cannot call a %s", kind_names[cls->kind]);
+		return FAIL(m, m->op_pos, "cannot call type %s", kind_names[cls->kind]);
 	if (args->kind != PK_TUPLE || args->u.seq.n != 0)
 		return FAIL(m, m->op_pos, "PersistentData takes no arguments");
 	return push(m, new_value(m, PK_OBJECT));
@@ -647,7 +647,7 @@ collect_marked(PickleMachine *m, PickleKind kind, bool into_below)
 			return FAIL(m, m->op_pos, "stack underflow");
 		target = m->stack[start - 1];
 		if (target->kind != kind)
-			return FAIL(m, m->op_pos, "cannot add items to a %s",
+			return FAIL(m, m->op_pos, "cannot add items to type %s",
 						kind_names[target->kind]);
 	}
 	else
@@ -829,7 +829,7 @@ run(PickleMachine *m, PickleValue **result)
 					if (target == NULL)
 						return -1;
 					if (target->kind != kind)
-						return FAIL(m, m->op_pos, "cannot add items to a %s",
+						return FAIL(m, m->op_pos, "cannot add items to type %s",
 									kind_names[target->kind]);
 					for (size_t i = m->depth - n; i < m->depth && rc == 0; i++)
 						rc = seq_append(m, target, m->stack[i]);
@@ -874,9 +874,9 @@ run(PickleMachine *m, PickleValue **result)
 					if (obj == NULL)
 						return -1;
 					if (obj->kind != PK_OBJECT)
-						return FAIL(m, m->op_pos, "BUILD on a %s", kind_names[obj->kind]);
+						return FAIL(m, m->op_pos, "BUILD on type %s", kind_names[obj->kind]);
 					if (state->kind != PK_DICT)
-						return FAIL(m, m->op_pos, "BUILD state is a %s, not a dict",
+						return FAIL(m, m->op_pos, "BUILD state of type %s, not dict",
 									kind_names[state->kind]);
 					if (obj->u.state != NULL)
 						return FAIL(m, m->op_pos, "second BUILD of one object");
@@ -945,7 +945,7 @@ get_count(PickleMachine *m, const PickleValue *v, const char *key,
 		return 0;
 	}
 	if (v->kind != PK_INT)
-		return FAIL(m, v->pos, "%s is a %s, not an int", key, kind_names[v->kind]);
+		return FAIL(m, v->pos, "%s has type %s, not int", key, kind_names[v->kind]);
 	if (v->u.ival < 0)
 		return FAIL(m, v->pos, "%s is negative", key);
 	*out = v->u.ival;
@@ -978,7 +978,7 @@ dict_entries(PickleMachine *m, const PickleValue *dict, const char *what,
 		if (id->kind != PK_STR)
 		{
 			free(e);
-			return FAIL(m, id->pos, "%s holds a %s id, not a str", what,
+			return FAIL(m, id->pos, "%s holds an id of type %s, not str", what,
 						kind_names[id->kind]);
 		}
 		if (memchr(id->u.str.ptr, '\0', id->u.str.len) != NULL)
@@ -1031,7 +1031,8 @@ cmp_by_label(const void *a, const void *b)
 static int
 sort_labels(PickleMachine *m, LabelEntry *e, size_t n, const char *what)
 {
-	qsort(e, n, sizeof(LabelEntry), cmp_by_label);
+	if (n > 1)
+		qsort(e, n, sizeof(LabelEntry), cmp_by_label);
 	for (size_t i = 1; i < n; i++)
 		if (e[i].label == e[i - 1].label)
 			return FAIL(m, e[i].pos, "%s has label %llu twice", what,
@@ -1103,7 +1104,7 @@ extract(PickleMachine *m, const PickleValue *root, ChromaLabelMap *map)
 		map->is_object = 1;
 	}
 	else if (root->kind != PK_DICT)
-		return FAIL(m, root->pos, "pickle holds a %s, not a dict or PersistentData",
+		return FAIL(m, root->pos, "pickle holds type %s, not dict or PersistentData",
 					kind_names[root->kind]);
 
 	/* later duplicates win, as in Python; unknown keys are ignored */
@@ -1124,7 +1125,7 @@ extract(PickleMachine *m, const PickleValue *root, ChromaLabelMap *map)
 				 is_str(k, "id_to_seq_id"))
 		{
 			if (v->kind != PK_DICT)
-				return FAIL(m, v->pos, "%.*s is a %s, not a dict",
+				return FAIL(m, v->pos, "%.*s has type %s, not dict",
 							(int) k->u.str.len, (const char *) k->u.str.ptr,
 							kind_names[v->kind]);
 			if (is_str(k, "id_to_label"))
