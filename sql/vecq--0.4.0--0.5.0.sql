@@ -22,9 +22,12 @@ CREATE TABLE chroma.migrations (
 	source text NOT NULL,
 	source_collection text NOT NULL,
 	state text NOT NULL CHECK (state IN ('copying', 'done')),
-	-- records written, in the source's order, and how many there are
+	-- records written, in the source's order, how many there are, and
+	-- the source's position of the last one written (the row id of the
+	-- source's record table)
 	records_done bigint NOT NULL DEFAULT 0 CHECK (records_done >= 0),
 	records_total bigint CHECK (records_total >= 0),
+	source_position bigint,
 	-- the source's log position (embeddings_queue seq_id) the copy covers
 	source_seq bigint,
 	started timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate.h
+ *	  vecq-migrate: copies a ChromaDB persist directory into vecq's chroma
+ *	  schema.
+ *
+ * The program has three parts, each in its own file:
+ *
+ *	migrate_persist.c	reads a persist directory (chroma.sqlite3 and the
+ *						HNSW segment files), read-only, into collections and
+ *						a stream of records in Chroma's insertion order;
+ *	migrate_target.c	writes them through libpq: the catalog rows, the
+ *						records by binary COPY, one transaction per batch
+ *						with its checkpoint in chroma.migrations;
+ *	migrate_verify.c	reads what was written back and compares it, record
+ *						by record, with the source, and checks k-NN answers.
+ *
+ * migrate_main.c parses the options and runs them; migrate_progress.c
+ * shows the progress.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MIGRATE_H
+#define MIGRATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "libpq-fe.h"
+
+/* a collection of the source */
+typedef struct MigrateCollection
+{
+	char	   *id;				/* Chroma's collection id (uuid text) */
+	char	   *name;
+	char	   *tenant;
+	char	   *database;
+	char	   *database_id;	/* the database's id in the source */
+	int			dimension;		/* 0: not known (no record ever written) */
+	char	   *space;			/* l2, ip or cosine */
+	char	   *metadata;		/* JSON object text, or NULL */
+	char	   *configuration;	/* {"hnsw": {...}} for chroma._configuration */
+	char	   *notes;			/* what is not carried over, or NULL */
+	int64_t		records;		/* live records */
+	int64_t		source_seq;		/* the log position the records are at */
+	/* persist directory only */
+	char	   *metadata_segment;
+	char	   *vector_segment;
+	bool		selected;		/* chosen by --tenant / --collections */
+} MigrateCollection;
+
+/* one record, as Chroma's get returns it */
+typedef struct MigrateRecord
+{
+	char	   *id;
+	int			dim;
+	float	   *embedding;		/* dim floats */
+	char	   *document;		/* NULL: none */
+	char	   *uri;			/* NULL: none */
+	char	   *metadata;		/* JSON object text, NULL: none */
+	int64_t		position;		/* the source's order (row id), increasing */
+} MigrateRecord;
+
+/* a batch of records; its strings live in its own memory, reset per batch */
+typedef struct MigrateBatch
+{
+	int			count;
+	int			capacity;
+	MigrateRecord *records;
+	struct MigrateArena *arena;
+} MigrateBatch;
+
+/* migrate_persist.c */
+typedef struct MigrateSource MigrateSource;
+typedef struct MigrateCursor MigrateCursor;
+
+extern MigrateSource *persist_open(const char *dir);
+extern int	persist_collections(MigrateSource *src, MigrateCollection **out);
+extern int	persist_skipped(MigrateSource *src, char ***reasons);
+extern const char *persist_schema_era(MigrateSource *src);
+extern MigrateCursor *persist_records(MigrateSource *src,
+									  MigrateCollection *coll,
+									  int64_t after_position);
+extern bool persist_next_batch(MigrateCursor *cur, MigrateBatch *batch,
+							   int max_records);
+extern void persist_cursor_close(MigrateCursor *cur);
+extern void persist_close(MigrateSource *src);
+
+/* batches and their memory */
+extern void batch_init(MigrateBatch *batch, int capacity);
+extern void batch_reset(MigrateBatch *batch);
+extern void *batch_alloc(MigrateBatch *batch, size_t size);
+extern char *batch_strdup(MigrateBatch *batch, const char *s, int len);
+extern void batch_free(MigrateBatch *batch);
+
+/* migrate_json.c: metadata values as JSON text */
+typedef struct MigrateJson
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	int			members;
+} MigrateJson;
+
+extern void json_begin_object(MigrateJson *js);
+extern void json_key(MigrateJson *js, const char *key);
+extern void json_string(MigrateJson *js, const char *s, int len);
+extern void json_int(MigrateJson *js, int64_t v);
+extern bool json_double(MigrateJson *js, double v);
+extern void json_bool(MigrateJson *js, bool v);
+extern void json_raw(MigrateJson *js, const char *s);
+extern void json_end_object(MigrateJson *js);
+extern void json_free(MigrateJson *js);
+
+/* options shared by the parts */
+typedef struct MigrateOptions
+{
+	const char *from;
+	const char *to;
+	const char *tenant;			/* only this source tenant */
+	char	  **collections;	/* only these names; NULL: all */
+	int			ncollections;
+	int			batch;
+	bool		dry_run;
+	bool		resume;
+	bool		verify;
+	bool		replace;
+	int			verify_queries;
+	const char *maintenance_work_mem;
+} MigrateOptions;
+
+/* migrate_target.c */
+typedef enum MigratePlan
+{
+	PLAN_COPY,					/* create the collection, copy everything */
+	PLAN_RESUME,				/* an earlier copy stopped: continue it */
+	PLAN_DONE					/* copied before, nothing to do */
+} MigratePlan;
+
+typedef struct MigrateTarget
+{
+	PGconn	   *conn;
+	char	   *table;			/* chroma_records."<uuid>" */
+	char	   *collection_id;	/* the target's uuid */
+	int64_t		records_done;
+	int64_t		position;		/* source position of the last record copied */
+} MigrateTarget;
+
+extern PGconn *target_connect(const char *conninfo);
+extern MigratePlan target_prepare(PGconn *conn, const MigrateOptions *opts,
+								  const char *source, MigrateCollection *coll,
+								  MigrateTarget *tgt);
+extern void target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch);
+extern void target_finish(MigrateTarget *tgt, MigrateCollection *coll);
+extern void target_run(PGconn *conn, const char *sql, int nparams,
+					   const char *const *params);
+
+/* migrate_verify.c */
+extern int64_t verify_collection(MigrateSource *src, MigrateCollection *coll,
+								 MigrateTarget *tgt, const MigrateOptions *opts);
+
+/* migrate_progress.c */
+extern void progress_start(const MigrateCollection *coll, int64_t done);
+extern void progress_batch(const MigrateCollection *coll, int64_t done,
+						   int batch_records);
+extern void progress_end(const MigrateCollection *coll, int64_t done,
+						 const char *what);
+
+#endif							/* MIGRATE_H */
