@@ -183,7 +183,7 @@ async function main() {
 				);
 				const problems = compareQuery(q.result, r, q.include).filter((x) => x.problem);
 				if (verbose && problems.length) console.log("  vecq answered:", stringify(r).slice(0, 2000));
-				return problems.length ? problems.map((x) => `${x.what}: ${x.problem}`).join("; ") : null;
+				return problems.length ? problems.map((x) => (q.query_embeddings.length > 1 ? `${x.what}: ` : "") + x.problem).join("; ") : null;
 			});
 		}
 	}

@@ -423,6 +423,22 @@ async function flushed(ctx) {
 	const cos = await big("flushed_cosine", 1100, 8, 100, "cosine");
 	await cos.delete({ ids: ["f00000", "f00500", "f01050"] });
 	await cos.update({ ids: ["f00001", "f01051"], embeddings: [R.vec(8), R.vec(8)] });
+	// ip, 4-d, flushed twice: deletes and new embeddings before the second
+	// flush are in the HNSW files, a few adds after it only in the log
+	const tw = await big("flushed_twice", 1000, 4, 500, "ip");
+	const twIds = Array.from({ length: 20 }, (_, i) => `f${String(i * 37).padStart(5, "0")}`);
+	await tw.delete({ ids: twIds.slice(0, 10) });
+	await tw.update({ ids: twIds.slice(10), embeddings: twIds.slice(10).map(() => R.vec(4)), metadatas: twIds.slice(10).map(() => ({ moved: true })) });
+	const more = { ids: [], embeddings: [], metadatas: [], documents: [] };
+	for (let i = 0; i < 1005; i++) {
+		more.ids.push(`g${String(i).padStart(5, "0")}`);
+		more.embeddings.push(R.vec(4));
+		more.metadatas.push({ bucket: i % 50, second: true });
+		more.documents.push(`second wave ${i}`);
+	}
+	await addBatches(tw, { ...more, ids: more.ids.slice(0, 1000), embeddings: more.embeddings.slice(0, 1000), metadatas: more.metadatas.slice(0, 1000), documents: more.documents.slice(0, 1000) }, 500);
+	await tw.add({ ids: more.ids.slice(1000), embeddings: more.embeddings.slice(1000), metadatas: more.metadatas.slice(1000), documents: more.documents.slice(1000) });
+	await tw.delete({ ids: ["g00000", "f00001"] });
 	ctx.filtered("default_tenant", "default_database", "flushed_l2", { where: { parity: "odd" } }, { where: { bucket: { $in: [3, 1003] } } });
 	ctx.filtered("default_tenant", "default_database", "flushed_cosine", { where: { bucket: 9 } });
 }

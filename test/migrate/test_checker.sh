@@ -133,5 +133,33 @@ spoil tenant tenants "a database missing (acme/empty_db)" \
 spoil space spaces "a space changed (space_ip -> l2, index rebuilt)" \
 	"UPDATE chroma.collections SET space = 'l2', configuration = jsonb_set(configuration, '{hnsw,space}', '\"l2\"') WHERE name = 'space_ip'"
 
+# 3. the query comparison: spoil the recorded answer instead (a faithful
+# copy in m_history): spoil_expected DESCRIPTION JS (JS changes e, the
+# parsed expected.json; Num from compare.mjs)
+spoil_expected() {
+	local desc=$1 js=$2 f=$TMP/spoiled.json log=$TMP/spoiled.log rc=0
+	node --input-type=module -e "
+		import fs from 'node:fs';
+		import { parse, stringify, Num } from './compare.mjs';
+		const e = parse(fs.readFileSync(process.argv[1], 'utf8'));
+		const q = e.collections[0].queries;
+		$js
+		fs.writeFileSync(process.argv[2], stringify(e, 1));" "$OUT/history/expected.json" "$f"
+	node check_migrated.mjs "$f" "$(conn m_history)" >"$log" 2>&1 || rc=$?
+	if [ $rc = 1 ] && grep -q '^FAIL.*query' "$log"; then
+		result ok "$desc: detected: $(grep -m1 '^FAIL' "$log" | cut -c1-160)"
+	else
+		result FAIL "$desc: not detected (exit $rc, $(tail -1 "$log"))"
+	fi
+}
+spoil_expected "a recorded distance off by 1%" \
+	"const d = q[0].result.distances[0]; d[2] = new Num(String(d[2].value * 1.01));"
+spoil_expected "two query results swapped" \
+	"const r = q[1].result; for (const f of ['ids', 'distances', 'documents', 'metadatas', 'uris']) { const x = r[f][0]; [x[0], x[1]] = [x[1], x[0]]; }"
+spoil_expected "a filtered query's filter changed" \
+	"q[3].where = { grp: 'b' };"
+spoil_expected "a query with a result too few" \
+	"const r = q[2].result; for (const f of ['ids', 'distances', 'documents', 'metadatas', 'uris']) r[f][0].pop();"
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
