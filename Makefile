@@ -75,3 +75,15 @@ $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 sql/vecq--0.5.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
 		sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql
 	cat $^ > $@
+
+# vecq-migrate has a Makefile of its own (PGXS builds one PROGRAM there)
+all: migrate
+migrate:
+	$(MAKE) -C src/migrate PG_CONFIG=$(PG_CONFIG)
+install: install-migrate
+install-migrate: migrate
+	$(MAKE) -C src/migrate PG_CONFIG=$(PG_CONFIG) install
+clean: clean-migrate
+clean-migrate:
+	$(MAKE) -C src/migrate PG_CONFIG=$(PG_CONFIG) clean
+.PHONY: migrate install-migrate clean-migrate

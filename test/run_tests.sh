@@ -158,6 +158,13 @@ run_wire() {
 	PGDATABASE=vecq_wire bash test/wire/run_wire.sh
 }
 
+# vecq-migrate's Chroma file readers, on the fixtures and on HNSW files
+# written by a real Chroma server (make_hnsw_dir.mjs, test/chroma's client)
+run_migrate_readers() {
+	(cd test/chroma && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) || return 1
+	make -s -C test/migrate check
+}
+
 # the Chroma API against a real Chroma server (test/chroma)
 run_chroma() {
 	psql -X -q -v ON_ERROR_STOP=1 -c 'DROP DATABASE IF EXISTS vecq_chroma' \
@@ -178,6 +185,7 @@ vecq_install_deps || exit 1
 vecq_build_install || exit 1
 
 run_suite unit-distance make -s -C test/unit run
+run_suite migrate-readers run_migrate_readers
 
 # 5,000,000 inputs (the issue asks for at least 1,000,000) take ~15 s
 FUZZ_RUNS=${FUZZ_RUNS:-5000000} FUZZ_CORPUS_OUT="$LOGDIR/fuzz-corpus" \
@@ -187,6 +195,7 @@ if vecq_cluster_start; then
 	run_suite regress run_regress
 	run_suite wire run_wire
 	run_suite chroma-conformance run_chroma
+	run_suite migrate bash test/migrate/run_migrate_tests.sh
 	run_suite fuzz-cross-check run_cross_check
 	run_suite isolation run_isolation
 	vecq_cluster_stop

@@ -28,6 +28,14 @@
 
 #include "libpq-fe.h"
 
+/* a database of the source (tenants without databases: name NULL) */
+typedef struct MigrateDatabase
+{
+	char	   *tenant;
+	char	   *id;
+	char	   *name;
+} MigrateDatabase;
+
 /* a collection of the source */
 typedef struct MigrateCollection
 {
@@ -76,6 +84,7 @@ typedef struct MigrateCursor MigrateCursor;
 
 extern MigrateSource *persist_open(const char *dir);
 extern int	persist_collections(MigrateSource *src, MigrateCollection **out);
+extern int	persist_databases(MigrateSource *src, MigrateDatabase **out);
 extern int	persist_skipped(MigrateSource *src, char ***reasons);
 extern const char *persist_schema_era(MigrateSource *src);
 extern MigrateCursor *persist_records(MigrateSource *src,
@@ -102,15 +111,15 @@ typedef struct MigrateJson
 	int			members;
 } MigrateJson;
 
-extern void json_begin_object(MigrateJson *js);
-extern void json_key(MigrateJson *js, const char *key);
-extern void json_string(MigrateJson *js, const char *s, int len);
-extern void json_int(MigrateJson *js, int64_t v);
-extern bool json_double(MigrateJson *js, double v);
-extern void json_bool(MigrateJson *js, bool v);
-extern void json_raw(MigrateJson *js, const char *s);
-extern void json_end_object(MigrateJson *js);
-extern void json_free(MigrateJson *js);
+extern void mjson_begin_object(MigrateJson *js);
+extern void mjson_key(MigrateJson *js, const char *key);
+extern void mjson_string(MigrateJson *js, const char *s, int len);
+extern void mjson_int(MigrateJson *js, int64_t v);
+extern bool mjson_double(MigrateJson *js, double v);
+extern void mjson_bool(MigrateJson *js, bool v);
+extern void mjson_raw(MigrateJson *js, const char *s);
+extern void mjson_end_object(MigrateJson *js);
+extern void mjson_free(MigrateJson *js);
 
 /* options shared by the parts */
 typedef struct MigrateOptions
@@ -147,6 +156,8 @@ typedef struct MigrateTarget
 } MigrateTarget;
 
 extern PGconn *target_connect(const char *conninfo);
+extern void target_databases(PGconn *conn, const MigrateDatabase *dbs, int n,
+							 const char *only_tenant);
 extern MigratePlan target_prepare(PGconn *conn, const MigrateOptions *opts,
 								  const char *source, MigrateCollection *coll,
 								  MigrateTarget *tgt);

@@ -14,6 +14,7 @@
  */
 #include "postgres_fe.h"
 
+#include <ctype.h>
 #include <math.h>
 
 #include "migrate.h"
@@ -36,7 +37,7 @@ put(MigrateJson *js, const char *s, size_t n)
 }
 
 void
-json_begin_object(MigrateJson *js)
+mjson_begin_object(MigrateJson *js)
 {
 	js->len = 0;
 	js->members = 0;
@@ -44,14 +45,14 @@ json_begin_object(MigrateJson *js)
 }
 
 void
-json_end_object(MigrateJson *js)
+mjson_end_object(MigrateJson *js)
 {
 	put(js, "}", 1);
 }
 
 /* a string value (or key): RFC 8259 escapes; the bytes are UTF-8 */
 void
-json_string(MigrateJson *js, const char *s, int len)
+mjson_string(MigrateJson *js, const char *s, int len)
 {
 	static const char hex[] = "0123456789abcdef";
 	int			start = 0;
@@ -106,48 +107,78 @@ json_string(MigrateJson *js, const char *s, int len)
 }
 
 void
-json_key(MigrateJson *js, const char *key)
+mjson_key(MigrateJson *js, const char *key)
 {
 	if (js->members++ > 0)
 		put(js, ",", 1);
-	json_string(js, key, -1);
+	mjson_string(js, key, -1);
 	put(js, ":", 1);
 }
 
 void
-json_int(MigrateJson *js, int64_t v)
+mjson_int(MigrateJson *js, int64_t v)
 {
 	char		buf[32];
 
 	put(js, buf, snprintf(buf, sizeof(buf), "%lld", (long long) v));
 }
 
-/* false for NaN and infinities, which JSON cannot hold */
+/*
+ * A double as the shortest decimal that reads back as the same double,
+ * written out in plain notation with a fraction ("100.0", "0.001"): jsonb
+ * keeps a number's digits and scale as written, so an exponent form
+ * ("1e+02") would come back as the integer 100.  False for NaN and the
+ * infinities, which JSON cannot hold.
+ */
 bool
-json_double(MigrateJson *js, double v)
+mjson_double(MigrateJson *js, double v)
 {
 	char		buf[40];
-	int			n = 0;
+	char		digits[20];
+	int			nd = 0;
+	int			exp;
+	char	   *e;
 
 	if (!isfinite(v))
 		return false;
-	for (int prec = 1; prec <= 17; prec++)
+	for (int prec = 0; prec <= 16; prec++)
 	{
-		n = snprintf(buf, sizeof(buf), "%.*g", prec, v);
+		snprintf(buf, sizeof(buf), "%.*e", prec, v);
 		if (strtod(buf, NULL) == v)
 			break;
 	}
-	if (strpbrk(buf, ".eEn") == NULL)
+	/* buf is [-]d[.ddd]e[+-]xx */
+	e = strchr(buf, 'e');
+	exp = atoi(e + 1);
+	for (char *p = buf; p < e; p++)
+		if (isdigit((unsigned char) *p))
+			digits[nd++] = *p;
+	while (nd > 1 && digits[nd - 1] == '0')
+		nd--;
+	if (buf[0] == '-')
+		put(js, "-", 1);
+	if (exp < 0)
 	{
-		memcpy(buf + n, ".0", 3);
-		n += 2;
+		put(js, "0.", 2);
+		for (int i = 0; i < -exp - 1; i++)
+			put(js, "0", 1);
+		put(js, digits, nd);
 	}
-	put(js, buf, n);
+	else
+	{
+		for (int i = 0; i <= exp; i++)
+			put(js, i < nd ? &digits[i] : "0", 1);
+		put(js, ".", 1);
+		if (nd > exp + 1)
+			put(js, digits + exp + 1, nd - exp - 1);
+		else
+			put(js, "0", 1);
+	}
 	return true;
 }
 
 void
-json_bool(MigrateJson *js, bool v)
+mjson_bool(MigrateJson *js, bool v)
 {
 	if (v)
 		put(js, "true", 4);
@@ -157,13 +188,13 @@ json_bool(MigrateJson *js, bool v)
 
 /* text that already is a JSON value (an array made with the calls above) */
 void
-json_raw(MigrateJson *js, const char *s)
+mjson_raw(MigrateJson *js, const char *s)
 {
 	put(js, s, strlen(s));
 }
 
 void
-json_free(MigrateJson *js)
+mjson_free(MigrateJson *js)
 {
 	pg_free(js->data);
 	js->data = NULL;

@@ -1,0 +1,325 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate_main.c
+ *	  vecq-migrate: moves a ChromaDB persist directory into PostgreSQL.
+ *
+ *	  vecq-migrate --from DIR --to CONNINFO [--tenant T] [--collections a,b]
+ *				   [--batch N] [--dry-run] [--resume] [--verify] [--replace]
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <getopt.h>
+#include <time.h>
+
+#include "common/logging.h"
+#include "migrate.h"
+
+static void
+usage(const char *progname)
+{
+	printf("%s copies a ChromaDB persist directory into vecq's chroma schema.\n\n", progname);
+	printf("Usage:\n  %s --from DIR --to CONNINFO [OPTION]...\n\n", progname);
+	printf("Options:\n");
+	printf("  -f, --from=DIR            the Chroma persist directory (read only)\n");
+	printf("  -t, --to=CONNINFO         the target database (a libpq connection string or URI)\n");
+	printf("      --tenant=T            copy only the collections of Chroma tenant T\n");
+	printf("      --collections=A,B     copy only these collections (by name)\n");
+	printf("  -b, --batch=N             records per transaction (default 5000)\n");
+	printf("  -n, --dry-run             read and check the source, report what would move, write nothing\n");
+	printf("      --resume              continue copies that an earlier run did not finish\n");
+	printf("      --replace             drop target collections of the same name and copy again\n");
+	printf("      --verify              compare every copied record with the source, and k-NN answers\n");
+	printf("      --verify-queries=N    k-NN queries of --verify per collection (default 20)\n");
+	printf("      --maintenance-work-mem=SIZE  for building the HNSW indexes (default 1GB)\n");
+	printf("  -?, --help                show this help, then exit\n");
+	printf("  -V, --version             output version information, then exit\n\n");
+	printf("Exit status: 0 when everything was copied (and verified), 1 otherwise.\n");
+}
+
+static double
+seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void
+split_collections(MigrateOptions *opts, const char *arg)
+{
+	char	   *copy = pg_strdup(arg);
+	char	   *tok;
+	char	   *save;
+
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+	{
+		opts->collections = pg_realloc(opts->collections,
+									   sizeof(char *) * (opts->ncollections + 1));
+		opts->collections[opts->ncollections++] = pg_strdup(tok);
+	}
+	if (opts->ncollections == 0)
+		pg_fatal("--collections needs at least one name");
+}
+
+/* which collections to copy */
+static int
+select_collections(const MigrateOptions *opts, MigrateCollection *colls, int n)
+{
+	int			chosen = 0;
+
+	for (int j = 0; j < opts->ncollections; j++)
+	{
+		bool		found = false;
+
+		for (int i = 0; i < n; i++)
+			if (strcmp(colls[i].name, opts->collections[j]) == 0 &&
+				(opts->tenant == NULL || strcmp(colls[i].tenant, opts->tenant) == 0))
+				found = true;
+		if (!found)
+			pg_fatal("the source has no collection \"%s\"%s%s", opts->collections[j],
+					 opts->tenant ? " in tenant " : "", opts->tenant ? opts->tenant : "");
+	}
+	for (int i = 0; i < n; i++)
+	{
+		MigrateCollection *c = &colls[i];
+
+		c->selected = opts->tenant == NULL || strcmp(c->tenant, opts->tenant) == 0;
+		if (c->selected && opts->ncollections > 0)
+		{
+			c->selected = false;
+			for (int j = 0; j < opts->ncollections; j++)
+				if (strcmp(c->name, opts->collections[j]) == 0)
+					c->selected = true;
+		}
+		chosen += c->selected;
+	}
+	return chosen;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct option long_options[] = {
+		{"from", required_argument, NULL, 'f'},
+		{"to", required_argument, NULL, 't'},
+		{"tenant", required_argument, NULL, 1},
+		{"collections", required_argument, NULL, 2},
+		{"batch", required_argument, NULL, 'b'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"resume", no_argument, NULL, 3},
+		{"replace", no_argument, NULL, 4},
+		{"verify", no_argument, NULL, 5},
+		{"verify-queries", required_argument, NULL, 6},
+		{"maintenance-work-mem", required_argument, NULL, 7},
+		{"help", no_argument, NULL, '?'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}
+	};
+	MigrateOptions opts = {0};
+	const char *progname;
+	int			c;
+	MigrateSource *src;
+	MigrateCollection *colls;
+	int			ncolls;
+	int			nselected;
+	char	  **skipped;
+	int			nskipped;
+	PGconn	   *conn = NULL;
+	char	   *source;
+	double		t0 = seconds();
+	int64_t		total_records = 0;
+	int64_t		total_differences = 0;
+	int			copied = 0;
+	MigrateBatch batch;
+
+	pg_logging_init(argv[0]);
+	progname = get_progname(argv[0]);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage(progname);
+		exit(0);
+	}
+	if (argc > 1 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0))
+	{
+		puts("vecq-migrate (vecq) 0.5.0");
+		exit(0);
+	}
+
+	opts.batch = 5000;
+	opts.verify_queries = 20;
+	opts.maintenance_work_mem = "1GB";
+	while ((c = getopt_long(argc, argv, "f:t:b:nV", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'f':
+				opts.from = optarg;
+				break;
+			case 't':
+				opts.to = optarg;
+				break;
+			case 1:
+				opts.tenant = optarg;
+				break;
+			case 2:
+				split_collections(&opts, optarg);
+				break;
+			case 'b':
+				opts.batch = atoi(optarg);
+				if (opts.batch < 1 || opts.batch > 1000000)
+					pg_fatal("--batch must be between 1 and 1000000, not \"%s\"", optarg);
+				break;
+			case 'n':
+				opts.dry_run = true;
+				break;
+			case 3:
+				opts.resume = true;
+				break;
+			case 4:
+				opts.replace = true;
+				break;
+			case 5:
+				opts.verify = true;
+				break;
+			case 6:
+				opts.verify_queries = atoi(optarg);
+				if (opts.verify_queries < 0 || opts.verify_queries > 10000)
+					pg_fatal("--verify-queries must be between 0 and 10000, not \"%s\"", optarg);
+				break;
+			case 7:
+				opts.maintenance_work_mem = optarg;
+				break;
+			default:
+				pg_log_error_hint("Try \"%s --help\" for more information.", progname);
+				exit(1);
+		}
+	}
+	if (optind < argc)
+	{
+		pg_log_error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		pg_log_error_hint("Try \"%s --help\" for more information.", progname);
+		exit(1);
+	}
+	if (opts.from == NULL)
+		pg_fatal("no source given: --from DIR names a Chroma persist directory");
+	if (strncmp(opts.from, "http://", 7) == 0 || strncmp(opts.from, "https://", 8) == 0)
+		pg_fatal("--from %s: a running Chroma server as the source is not supported by this version; give its persist directory",
+				 opts.from);
+	if (opts.to == NULL && !opts.dry_run)
+		pg_fatal("no target given: --to CONNINFO names the PostgreSQL database (or use --dry-run)");
+	if (opts.resume && opts.replace)
+		pg_fatal("--resume and --replace cannot be used together");
+
+	/* the source: its absolute path is what chroma.migrations records */
+	{
+		char	   *abs = realpath(opts.from, NULL);
+
+		if (abs == NULL)
+			pg_fatal("could not open \"%s\": %m", opts.from);
+		source = pg_strdup(abs);
+		free(abs);
+	}
+	src = persist_open(source);
+	ncolls = persist_collections(src, &colls);
+	nselected = select_collections(&opts, colls, ncolls);
+	nskipped = persist_skipped(src, &skipped);
+	printf("source %s: %s, %d collections, %d selected\n", source,
+		   persist_schema_era(src), ncolls, nselected);
+	for (int i = 0; i < nskipped; i++)
+		printf("  skipped: %s\n", skipped[i]);
+	fflush(stdout);
+
+	/*
+	 * Read every selected collection's HNSW files, label map and log before
+	 * writing anything, so that a damaged file stops the run while the
+	 * target is untouched
+	 */
+	for (int i = 0; i < ncolls; i++)
+		if (colls[i].selected)
+			persist_cursor_close(persist_records(src, &colls[i], 0));
+
+	if (!opts.dry_run)
+	{
+		conn = target_connect(opts.to);
+		{
+			const char *p[1] = {opts.maintenance_work_mem};
+
+			PQclear(PQexecParams(conn, "SELECT set_config('maintenance_work_mem', $1, false)",
+								 1, NULL, p, NULL, NULL, 0));
+		}
+		if (opts.ncollections == 0)
+		{
+			MigrateDatabase *dbs;
+			int			ndbs = persist_databases(src, &dbs);
+
+			target_databases(conn, dbs, ndbs, opts.tenant);
+		}
+	}
+
+	batch_init(&batch, opts.batch);
+	for (int i = 0; i < ncolls; i++)
+	{
+		MigrateCollection *coll = &colls[i];
+		MigrateTarget tgt = {0};
+		MigratePlan plan = PLAN_COPY;
+		MigrateCursor *cur;
+		int64_t		done = 0;
+
+		if (!coll->selected)
+			continue;
+		if (!opts.dry_run)
+		{
+			plan = target_prepare(conn, &opts, source, coll, &tgt);
+			done = tgt.records_done;
+		}
+		if (plan == PLAN_DONE)
+		{
+			printf("collection %s/%s/%s: copied before (%lld records); nothing to do (--replace copies it again)\n",
+				   coll->tenant, coll->database, coll->name, (long long) done);
+			if (opts.verify)
+				total_differences += verify_collection(src, coll, &tgt, &opts);
+			continue;
+		}
+		progress_start(coll, done);
+		cur = persist_records(src, coll, tgt.position);
+		while (persist_next_batch(cur, &batch, opts.batch))
+		{
+			if (!opts.dry_run)
+				target_copy_batch(&tgt, &batch);
+			done += batch.count;
+			progress_batch(coll, done, batch.count);
+		}
+		persist_cursor_close(cur);
+		if (done != coll->records)
+			pg_fatal("collection \"%s\": %lld records copied, but the source has %lld",
+					 coll->name, (long long) done, (long long) coll->records);
+		if (!opts.dry_run)
+			target_finish(&tgt, coll);
+		progress_end(coll, done, opts.dry_run ? "checked" : (plan == PLAN_RESUME ? "resumed" : "copied"));
+		printf("collection %s/%s/%s: %lld records, %d dimensions, space %s%s%s\n",
+			   coll->tenant, coll->database, coll->name, (long long) coll->records,
+			   coll->dimension, coll->space,
+			   opts.dry_run ? " (dry run: nothing written)" : "",
+			   plan == PLAN_RESUME ? " (resumed)" : "");
+		if (coll->notes)
+			printf("  note: %s\n", coll->notes);
+		fflush(stdout);
+		if (opts.verify && !opts.dry_run)
+			total_differences += verify_collection(src, coll, &tgt, &opts);
+		total_records += coll->records;
+		copied++;
+	}
+	batch_free(&batch);
+
+	printf("%s %d collections, %lld records in %.1f s; %d skipped%s\n",
+		   opts.dry_run ? "would copy" : "copied", copied, (long long) total_records,
+		   seconds() - t0, nskipped,
+		   opts.verify ? (total_differences ? "; verify FAILED" : "; verify passed") : "");
+	if (conn)
+		PQfinish(conn);
+	persist_close(src);
+	return total_differences > 0 ? 1 : 0;
+}

@@ -1,0 +1,1188 @@
+/*-------------------------------------------------------------------------
+ *
+ * migrate_persist.c
+ *	  Reads a ChromaDB persist directory: chroma.sqlite3 and the HNSW
+ *	  segment directories beside it, never writing anything.
+ *
+ * chroma.sqlite3 is opened read-only and immutable (no journal, no lock
+ * file, nothing created next to it), and checked with quick_check first,
+ * so a damaged file is refused before anything is written to Postgres.
+ *
+ * Where a collection's current state is, in every format from 0.4.0 to 1.5
+ * (the rows of the migrations table tell the era; the code asks for the
+ * tables and columns it uses rather than trusting a version number):
+ *
+ *	- the records, their order, documents, uris and metadata: the metadata
+ *	  segment's rows in embeddings / embedding_metadata (and, from 1.5 on,
+ *	  embedding_metadata_array), in the order of embeddings.id, which is the
+ *	  order Chroma's get returns.  Chroma applies every write to it before
+ *	  answering, and its max_seq_id row says up to which log entry;
+ *	- the vectors: the vector segment's HNSW files (header.bin,
+ *	  data_level0.bin, length.bin, index_metadata.pickle for the id <->
+ *	  label map) as of the vector segment's max_seq_id, then the
+ *	  embeddings_queue entries after it, replayed in sequence order with
+ *	  Chroma's rules (an add of an existing id does nothing, an update of a
+ *	  missing id does nothing, an upsert adds or updates, a delete removes).
+ *	  Chroma purges the log only below what both segments hold, so the two
+ *	  together are always complete.  A collection whose index was never
+ *	  flushed has its whole log.
+ *
+ * A record without a vector, a vector of the wrong dimension, log entries
+ * the metadata segment has not applied, or a file that does not parse is
+ * an error naming the file, before or while the collection is copied (the
+ * target sees only whole batches; see migrate_target.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "chroma_hnsw.h"
+#include "chroma_pickle.h"
+#include "common/logging.h"
+#include "migrate.h"
+#include "pqexpbuffer.h"
+
+/* embeddings_queue.operation */
+#define OP_ADD		0
+#define OP_UPDATE	1
+#define OP_UPSERT	2
+#define OP_DELETE	3
+
+struct MigrateSource
+{
+	char	   *dir;
+	char	   *dbpath;
+	sqlite3    *db;
+	int			migrations;		/* rows of the migrations table */
+	char		era[64];
+	bool		has_tenants;	/* tenants / databases tables (0.4.15+) */
+	bool		coll_topic;		/* collections.topic (before 0.5.0) */
+	bool		coll_config;	/* collections.config_json_str (0.5.4+) */
+	bool		coll_schema;	/* collections.schema_str (1.3+) */
+	bool		meta_bool;		/* embedding_metadata.bool_value (0.4.6+) */
+	bool		coll_bool;		/* collection_metadata.bool_value (0.5.x+) */
+	bool		meta_arrays;	/* embedding_metadata_array (1.5+) */
+	int			ncollections;
+	MigrateCollection *collections;
+	int			nskipped;
+	char	  **skipped;
+	int			ndatabases;
+	MigrateDatabase *databases;
+};
+
+/* where a record's current vector is */
+typedef struct VectorRef
+{
+	const char *id;				/* NULL: free slot */
+	int64_t		seq;			/* > 0: embeddings_queue.seq_id */
+	int64_t		element;		/* seq == 0: the HNSW element */
+	bool		exists;
+} VectorRef;
+
+typedef struct VectorMap
+{
+	VectorRef  *slots;
+	size_t		size;			/* a power of two */
+	size_t		used;
+	MigrateBatch strings;		/* the ids */
+} VectorMap;
+
+struct MigrateCursor
+{
+	MigrateSource *src;
+	MigrateCollection *coll;
+	int64_t		after;			/* embeddings.id of the last record read */
+	VectorMap	vectors;
+	ChromaHnswIndex hnsw;
+	bool		hnsw_open;
+	char	   *hnsw_dir;
+	int64_t		vector_seq;		/* what the HNSW files hold */
+	sqlite3_stmt *records;
+	sqlite3_stmt *metadata;
+	sqlite3_stmt *arrays;
+	sqlite3_stmt *queue_vector;
+	float	   *scratch;
+	MigrateJson json;
+	bool		done;
+};
+
+static void
+sqlite_fail(MigrateSource *src, const char *what)
+{
+	pg_fatal("%s: %s: %s", src->dbpath, what, sqlite3_errmsg(src->db));
+}
+
+static sqlite3_stmt *
+prepare(MigrateSource *src, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(src->db, sql, -1, &st, NULL) != SQLITE_OK)
+		sqlite_fail(src, "could not read the database");
+	return st;
+}
+
+static bool
+step(MigrateSource *src, sqlite3_stmt *st)
+{
+	int			rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return true;
+	if (rc != SQLITE_DONE)
+		sqlite_fail(src, "could not read the database");
+	return false;
+}
+
+static char *
+column_text(sqlite3_stmt *st, int col)
+{
+	const unsigned char *s = sqlite3_column_text(st, col);
+
+	return s ? pg_strdup((const char *) s) : NULL;
+}
+
+static bool
+has_table(MigrateSource *src, const char *table)
+{
+	sqlite3_stmt *st = prepare(src, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
+	bool		found;
+
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	found = step(src, st);
+	sqlite3_finalize(st);
+	return found;
+}
+
+static bool
+has_column(MigrateSource *src, const char *table, const char *column)
+{
+	sqlite3_stmt *st = prepare(src, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+	bool		found;
+
+	sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+	found = step(src, st);
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* a path as a file: URI (immutable=1 is only possible through a URI) */
+static char *
+file_uri(const char *path)
+{
+	PQExpBufferData buf;
+
+	initPQExpBuffer(&buf);
+	appendPQExpBufferStr(&buf, "file:");
+	for (const char *p = path; *p; p++)
+	{
+		unsigned char c = (unsigned char) *p;
+
+		if (isalnum(c) || strchr("/-._~", c))
+			appendPQExpBufferChar(&buf, c);
+		else
+			appendPQExpBuffer(&buf, "%%%02X", c);
+	}
+	appendPQExpBufferStr(&buf, "?mode=ro&immutable=1");
+	return buf.data;
+}
+
+/* the Chroma versions whose schema has this many migrations */
+static const char *
+era_name(int migrations)
+{
+	switch (migrations)
+	{
+		case 5:
+			return "Chroma 0.4.0-0.4.3";
+		case 6:
+			return "Chroma 0.4.4-0.4.5";
+		case 7:
+			return "Chroma 0.4.6-0.4.14";
+		case 8:
+			return "Chroma 0.4.15-0.4.24";
+		case 9:
+			return "Chroma 0.5.0";
+		case 10:
+			return "Chroma 0.5.1-0.5.3";
+		case 11:
+			return "Chroma 0.5.4-0.5.5";
+		case 15:
+			return "Chroma 0.5.6-0.6.3";
+		case 16:
+			return "Chroma 1.0-1.2";
+		case 17:
+			return "Chroma 1.3-1.4";
+		case 18:
+			return "Chroma 1.5";
+	}
+	return NULL;
+}
+
+static void
+skip(MigrateSource *src, char *reason)
+{
+	src->skipped = pg_realloc(src->skipped, sizeof(char *) * (src->nskipped + 1));
+	src->skipped[src->nskipped++] = reason;
+}
+
+/* max_seq_id.seq_id: an 8-byte big-endian blob before 1.0, an integer after */
+static int64_t
+seq_value(sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_BLOB)
+	{
+		const unsigned char *b = sqlite3_column_blob(st, col);
+		int			n = sqlite3_column_bytes(st, col);
+		uint64_t	v = 0;
+
+		for (int i = 0; i < n && i < 8; i++)
+			v = (v << 8) | b[i];
+		return (int64_t) v;
+	}
+	return sqlite3_column_int64(st, col);
+}
+
+static int64_t
+segment_seq(MigrateSource *src, const char *segment)
+{
+	sqlite3_stmt *st;
+	int64_t		seq = -1;
+
+	if (segment == NULL)
+		return -1;
+	st = prepare(src, "SELECT seq_id FROM max_seq_id WHERE segment_id = ?1");
+	sqlite3_bind_text(st, 1, segment, -1, SQLITE_STATIC);
+	if (step(src, st))
+		seq = seq_value(st, 0);
+	sqlite3_finalize(st);
+	return seq;
+}
+
+/*
+ * A typed metadata value of the sqlite tables as JSON: the first non-NULL
+ * of bool, int, float, string (as Chroma reads them).  Columns: string,
+ * int, float[, bool] from col on.
+ */
+static void
+metadata_value(MigrateSource *src, sqlite3_stmt *st, int col, bool has_bool,
+			   MigrateJson *js, const char *what)
+{
+	if (has_bool && sqlite3_column_type(st, col + 3) != SQLITE_NULL)
+		mjson_bool(js, sqlite3_column_int64(st, col + 3) != 0);
+	else if (sqlite3_column_type(st, col + 1) != SQLITE_NULL)
+		mjson_int(js, sqlite3_column_int64(st, col + 1));
+	else if (sqlite3_column_type(st, col + 2) != SQLITE_NULL)
+	{
+		if (!mjson_double(js, sqlite3_column_double(st, col + 2)))
+			pg_fatal("%s: %s has a float value that is not finite",
+					 src->dbpath, what);
+	}
+	else if (sqlite3_column_type(st, col) != SQLITE_NULL)
+		mjson_string(js, (const char *) sqlite3_column_text(st, col),
+					sqlite3_column_bytes(st, col));
+	else
+		mjson_raw(js, "null");
+}
+
+/*
+ * The collection's HNSW settings for chroma._configuration(): from
+ * config_json_str (0.5.x: hnsw_configuration, with M; 1.x: vector_index.hnsw
+ * or hnsw) or schema_str (1.3+: the #embedding key's vector index), keeping
+ * the keys vecq knows; the hnsw:* metadata keys are read by
+ * chroma._configuration itself.
+ */
+static const char *const hnsw_keys[] = {
+	"space", "ef_construction", "ef_search", "max_neighbors", "num_threads",
+	"batch_size", "sync_threshold", "resize_factor", NULL
+};
+
+static json_t *
+hnsw_settings(json_t *config, json_t *schema, const char **space)
+{
+	json_t	   *h = NULL;
+	json_t	   *vi = NULL;
+	json_t	   *out = json_object();
+
+	if (config)
+	{
+		h = json_object_get(config, "hnsw_configuration");
+		if (!h)
+			h = json_object_get(config, "hnsw");
+		if (!h && (vi = json_object_get(config, "vector_index")) != NULL)
+			h = json_object_get(vi, "hnsw");
+	}
+	if (!json_is_object(h) && schema)
+	{
+		vi = json_object_get(json_object_get(json_object_get(json_object_get(schema, "keys"),
+															 "#embedding"),
+											 "float_list"),
+							 "vector_index");
+		if (!vi)
+			vi = json_object_get(json_object_get(json_object_get(schema, "defaults"),
+												 "float_list"),
+								 "vector_index");
+		vi = json_object_get(vi, "config");
+		h = json_object_get(vi, "hnsw");
+		if (json_is_string(json_object_get(vi, "space")))
+			json_object_set(out, "space", json_object_get(vi, "space"));
+	}
+	if (json_is_object(h))
+	{
+		for (int i = 0; hnsw_keys[i]; i++)
+		{
+			json_t	   *v = json_object_get(h, hnsw_keys[i]);
+
+			if (v && !json_is_null(v))
+				json_object_set(out, hnsw_keys[i], v);
+		}
+		if (json_object_get(h, "M") && !json_object_get(out, "max_neighbors"))
+			json_object_set(out, "max_neighbors", json_object_get(h, "M"));
+	}
+	if (json_is_string(json_object_get(out, "space")))
+		*space = json_string_value(json_object_get(out, "space"));
+	return out;
+}
+
+static json_t *
+parse_json_column(MigrateSource *src, sqlite3_stmt *st, int col, const char *what)
+{
+	json_error_t jerr;
+	json_t	   *v;
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return NULL;
+	v = json_loadb((const char *) sqlite3_column_text(st, col),
+				   sqlite3_column_bytes(st, col), JSON_DECODE_ANY, &jerr);
+	if (v == NULL)
+		pg_fatal("%s: %s is not valid JSON: %s (at character %d)",
+				 src->dbpath, what, jerr.text, jerr.position);
+	if (json_is_null(v))
+	{
+		json_decref(v);
+		return NULL;
+	}
+	return v;
+}
+
+static void
+read_collection_metadata(MigrateSource *src, MigrateCollection *c)
+{
+	sqlite3_stmt *st;
+	MigrateJson js = {0};
+	char	   *what = psprintf("metadata of collection \"%s\"", c->name);
+
+	st = prepare(src, src->coll_bool ?
+				 "SELECT key, str_value, int_value, float_value, bool_value "
+				 "FROM collection_metadata WHERE collection_id = ?1 ORDER BY key" :
+				 "SELECT key, str_value, int_value, float_value "
+				 "FROM collection_metadata WHERE collection_id = ?1 ORDER BY key");
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	mjson_begin_object(&js);
+	while (step(src, st))
+	{
+		const char *key = (const char *) sqlite3_column_text(st, 0);
+
+		mjson_key(&js, key);
+		metadata_value(src, st, 1, src->coll_bool, &js, what);
+	}
+	mjson_end_object(&js);
+	sqlite3_finalize(st);
+	c->metadata = js.members > 0 ? pg_strdup(js.data) : NULL;
+	mjson_free(&js);
+	pg_free(what);
+}
+
+static void
+read_collections(MigrateSource *src)
+{
+	PQExpBufferData sql;
+	sqlite3_stmt *st;
+
+	initPQExpBuffer(&sql);
+	appendPQExpBufferStr(&sql, "SELECT c.id, c.name, c.dimension, ");
+	if (src->has_tenants)
+		appendPQExpBufferStr(&sql, "d.tenant_id, d.name, d.id, ");
+	else
+		appendPQExpBufferStr(&sql, "'default_tenant', 'default_database', "
+							 "'00000000-0000-0000-0000-000000000000', ");
+	appendPQExpBufferStr(&sql, src->coll_config ? "c.config_json_str, " : "NULL, ");
+	appendPQExpBufferStr(&sql, src->coll_schema ? "c.schema_str " : "NULL ");
+	appendPQExpBufferStr(&sql, "FROM collections c ");
+	if (src->has_tenants)
+		appendPQExpBufferStr(&sql, "LEFT JOIN databases d ON d.id = c.database_id ");
+	appendPQExpBufferStr(&sql, "ORDER BY c.rowid");
+	st = prepare(src, sql.data);
+	termPQExpBuffer(&sql);
+
+	while (step(src, st))
+	{
+		MigrateCollection *c;
+		json_t	   *config;
+		json_t	   *schema;
+		json_t	   *hnsw;
+		json_t	   *ef;
+		const char *space = NULL;
+		char	   *cfg_what;
+		sqlite3_stmt *seg;
+
+		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
+		{
+			skip(src, psprintf("collection \"%s\" (%s): its database %s does not exist in the source",
+							   sqlite3_column_text(st, 1), sqlite3_column_text(st, 0),
+							   "(collections.database_id)"));
+			continue;
+		}
+		src->collections = pg_realloc(src->collections,
+									  sizeof(MigrateCollection) * (src->ncollections + 1));
+		c = &src->collections[src->ncollections++];
+		memset(c, 0, sizeof(*c));
+		c->id = column_text(st, 0);
+		c->name = column_text(st, 1);
+		c->dimension = sqlite3_column_int(st, 2);
+		c->tenant = column_text(st, 3);
+		c->database = column_text(st, 4);
+		c->database_id = column_text(st, 5);
+		c->selected = true;
+
+		cfg_what = psprintf("configuration of collection \"%s\"", c->name);
+		config = parse_json_column(src, st, 6, cfg_what);
+		schema = parse_json_column(src, st, 7, cfg_what);
+		pg_free(cfg_what);
+		read_collection_metadata(src, c);
+		hnsw = hnsw_settings(config, schema, &space);
+		if (space == NULL && c->metadata)
+		{
+			json_t	   *m = json_loads(c->metadata, 0, NULL);
+
+			if (json_is_string(json_object_get(m, "hnsw:space")))
+				space = pg_strdup(json_string_value(json_object_get(m, "hnsw:space")));
+			json_decref(m);
+		}
+		c->space = pg_strdup(space ? space : "l2");
+		json_object_set_new(hnsw, "space", json_string(c->space));
+		{
+			json_t	   *wrap = json_pack("{s:O}", "hnsw", hnsw);
+			char	   *s = json_dumps(wrap, JSON_COMPACT | JSON_SORT_KEYS);
+
+			c->configuration = pg_strdup(s);
+			free(s);
+			json_decref(wrap);
+		}
+		ef = config ? json_object_get(config, "embedding_function") : NULL;
+		if (json_is_object(ef) && json_is_string(json_object_get(ef, "name")))
+			c->notes = psprintf("Chroma's embedding function \"%s\" is not carried over (vecq computes embeddings with SQL functions: create_collection's embedding_function)",
+								json_string_value(json_object_get(ef, "name")));
+		json_decref(hnsw);
+		json_decref(config);
+		json_decref(schema);
+
+		seg = prepare(src, "SELECT id, scope FROM segments WHERE collection = ?1 ORDER BY rowid");
+		sqlite3_bind_text(seg, 1, c->id, -1, SQLITE_STATIC);
+		while (step(src, seg))
+		{
+			const char *scope = (const char *) sqlite3_column_text(seg, 1);
+
+			if (scope && strcmp(scope, "METADATA") == 0 && !c->metadata_segment)
+				c->metadata_segment = column_text(seg, 0);
+			else if (scope && strcmp(scope, "VECTOR") == 0 && !c->vector_segment)
+				c->vector_segment = column_text(seg, 0);
+		}
+		sqlite3_finalize(seg);
+
+		if (c->metadata_segment)
+		{
+			seg = prepare(src, "SELECT count(*) FROM embeddings WHERE segment_id = ?1");
+			sqlite3_bind_text(seg, 1, c->metadata_segment, -1, SQLITE_STATIC);
+			if (step(src, seg))
+				c->records = sqlite3_column_int64(seg, 0);
+			sqlite3_finalize(seg);
+			c->source_seq = segment_seq(src, c->metadata_segment);
+		}
+		else
+			c->source_seq = -1;
+	}
+	sqlite3_finalize(st);
+}
+
+/* every tenant and database, with or without collections */
+static void
+read_databases(MigrateSource *src)
+{
+	sqlite3_stmt *st;
+
+	if (!src->has_tenants)
+		return;
+	st = prepare(src, "SELECT t.id, d.id, d.name FROM tenants t "
+				 "LEFT JOIN databases d ON d.tenant_id = t.id ORDER BY t.rowid, d.rowid");
+	while (step(src, st))
+	{
+		MigrateDatabase *d;
+
+		src->databases = pg_realloc(src->databases,
+									sizeof(MigrateDatabase) * (src->ndatabases + 1));
+		d = &src->databases[src->ndatabases++];
+		d->tenant = column_text(st, 0);
+		d->id = column_text(st, 1);
+		d->name = column_text(st, 2);
+	}
+	sqlite3_finalize(st);
+}
+
+int
+persist_databases(MigrateSource *src, MigrateDatabase **out)
+{
+	*out = src->databases;
+	return src->ndatabases;
+}
+
+static bool
+is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+		}
+		else if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
+}
+
+/* what the directory holds that no live collection uses */
+static void
+find_orphans(MigrateSource *src)
+{
+	DIR		   *d = opendir(src->dir);
+	struct dirent *de;
+	sqlite3_stmt *st;
+
+	if (d == NULL)
+		pg_fatal("could not read directory \"%s\": %m", src->dir);
+	st = prepare(src, "SELECT s.collection FROM segments s JOIN collections c ON c.id = s.collection "
+				 "WHERE s.id = ?1");
+	while ((de = readdir(d)) != NULL)
+	{
+		if (!is_uuid(de->d_name))
+			continue;
+		sqlite3_reset(st);
+		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_TRANSIENT);
+		if (!step(src, st))
+			skip(src, psprintf("segment directory %s/%s: no collection uses it", src->dir, de->d_name));
+	}
+	closedir(d);
+	sqlite3_finalize(st);
+
+	st = prepare(src, "SELECT e.segment_id, count(*) FROM embeddings e "
+				 "WHERE NOT EXISTS (SELECT 1 FROM segments s JOIN collections c ON c.id = s.collection "
+				 "                  WHERE s.id = e.segment_id) "
+				 "GROUP BY 1 ORDER BY 1");
+	while (step(src, st))
+		skip(src, psprintf("%lld records of segment %s in %s: no collection uses the segment",
+						   (long long) sqlite3_column_int64(st, 1),
+						   sqlite3_column_text(st, 0), src->dbpath));
+	sqlite3_finalize(st);
+
+	st = prepare(src, "SELECT topic, count(*) FROM embeddings_queue q "
+				 "WHERE NOT EXISTS (SELECT 1 FROM collections c WHERE q.topic LIKE '%/' || c.id) "
+				 "GROUP BY 1 ORDER BY 1");
+	while (step(src, st))
+		skip(src, psprintf("%lld log entries of %s in %s: their collection no longer exists",
+						   (long long) sqlite3_column_int64(st, 1),
+						   sqlite3_column_text(st, 0), src->dbpath));
+	sqlite3_finalize(st);
+}
+
+MigrateSource *
+persist_open(const char *dir)
+{
+	MigrateSource *src = pg_malloc0(sizeof(MigrateSource));
+	struct stat sb;
+	char	   *uri;
+	sqlite3_stmt *st;
+	const char *era;
+	static const char *const required[] = {
+		"collections", "segments", "embeddings", "embedding_metadata",
+		"embeddings_queue", "max_seq_id", "collection_metadata", NULL
+	};
+
+	src->dir = pg_strdup(dir);
+	src->dbpath = psprintf("%s/chroma.sqlite3", dir);
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+		pg_fatal("\"%s\" is not a directory", dir);
+	if (stat(src->dbpath, &sb) != 0)
+		pg_fatal("could not open \"%s\": %m (a Chroma persist directory has chroma.sqlite3 at its top)",
+				 src->dbpath);
+
+	uri = file_uri(src->dbpath);
+	if (sqlite3_open_v2(uri, &src->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
+		sqlite_fail(src, "could not open");
+	pg_free(uri);
+
+	st = prepare(src, "PRAGMA quick_check");
+	while (step(src, st))
+	{
+		const char *r = (const char *) sqlite3_column_text(st, 0);
+
+		if (r && strcmp(r, "ok") != 0)
+			pg_fatal("%s is damaged: %s", src->dbpath, r);
+	}
+	sqlite3_finalize(st);
+
+	if (!has_table(src, "migrations"))
+		pg_fatal("%s is not a Chroma database: it has no migrations table", src->dbpath);
+	st = prepare(src, "SELECT count(*) FROM migrations");
+	step(src, st);
+	src->migrations = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	era = era_name(src->migrations);
+	if (era == NULL)
+		pg_fatal("%s has an unknown schema version: its migrations table has %d rows",
+				 src->dbpath, src->migrations);
+	snprintf(src->era, sizeof(src->era), "%s (%d migrations)", era, src->migrations);
+	for (int i = 0; required[i]; i++)
+		if (!has_table(src, required[i]))
+			pg_fatal("%s has no table %s, which %s has", src->dbpath, required[i], era);
+
+	src->has_tenants = has_table(src, "databases") && has_column(src, "collections", "database_id");
+	src->coll_topic = has_column(src, "collections", "topic");
+	src->coll_config = has_column(src, "collections", "config_json_str");
+	src->coll_schema = has_column(src, "collections", "schema_str");
+	src->meta_bool = has_column(src, "embedding_metadata", "bool_value");
+	src->coll_bool = has_column(src, "collection_metadata", "bool_value");
+	src->meta_arrays = has_table(src, "embedding_metadata_array");
+
+	read_collections(src);
+	read_databases(src);
+	find_orphans(src);
+	return src;
+}
+
+const char *
+persist_schema_era(MigrateSource *src)
+{
+	return src->era;
+}
+
+int
+persist_collections(MigrateSource *src, MigrateCollection **out)
+{
+	*out = src->collections;
+	return src->ncollections;
+}
+
+int
+persist_skipped(MigrateSource *src, char ***reasons)
+{
+	*reasons = src->skipped;
+	return src->nskipped;
+}
+
+/*
+ * The vector map: a string-keyed open-addressing hash table of id ->
+ * where its current vector is.
+ */
+static uint64_t
+hash_id(const char *s)
+{
+	uint64_t	h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char) *s) * 1099511628211ULL;
+	return h;
+}
+
+static VectorRef *
+vector_ref(VectorMap *map, const char *id, bool create)
+{
+	size_t		i;
+
+	if (create && (map->used + 1) * 2 > map->size)
+	{
+		VectorRef  *old = map->slots;
+		size_t		oldsize = map->size;
+
+		map->size = oldsize ? oldsize * 2 : 1024;
+		map->slots = pg_malloc0(sizeof(VectorRef) * map->size);
+		for (size_t j = 0; j < oldsize; j++)
+		{
+			if (old[j].id == NULL)
+				continue;
+			i = hash_id(old[j].id) & (map->size - 1);
+			while (map->slots[i].id)
+				i = (i + 1) & (map->size - 1);
+			map->slots[i] = old[j];
+		}
+		pg_free(old);
+	}
+	if (map->size == 0)
+		return NULL;
+	i = hash_id(id) & (map->size - 1);
+	while (map->slots[i].id)
+	{
+		if (strcmp(map->slots[i].id, id) == 0)
+			return &map->slots[i];
+		i = (i + 1) & (map->size - 1);
+	}
+	if (!create)
+		return NULL;
+	map->slots[i].id = batch_strdup(&map->strings, id, -1);
+	map->slots[i].seq = 0;
+	map->slots[i].element = -1;
+	map->slots[i].exists = false;
+	map->used++;
+	return &map->slots[i];
+}
+
+/* the HNSW files' vectors, as of cur->vector_seq */
+static void
+load_hnsw(MigrateCursor *cur)
+{
+	MigrateCollection *c = cur->coll;
+	char		err[512];
+	char	   *path;
+	struct stat sb;
+	uint8_t    *data;
+	size_t		len;
+	FILE	   *f;
+	ChromaLabelMap map = {0};
+	uint64_t   *label_of;
+
+	if (c->vector_segment == NULL)
+		return;
+	cur->hnsw_dir = psprintf("%s/%s", cur->src->dir, c->vector_segment);
+	path = psprintf("%s/header.bin", cur->hnsw_dir);
+	if (stat(path, &sb) != 0)
+		return;					/* never flushed: the log has everything */
+	if (chroma_hnsw_open(cur->hnsw_dir, &cur->hnsw, err, sizeof(err)) != 0)
+		pg_fatal("%s", err);
+	cur->hnsw_open = true;
+	if (cur->hnsw.cur_element_count == 0)
+		return;
+
+	/* the id <-> label map */
+	pg_free(path);
+	path = psprintf("%s/index_metadata.pickle", cur->hnsw_dir);
+	f = fopen(path, "rb");
+	if (f == NULL)
+		pg_fatal("could not open \"%s\": %m (header.bin says the index holds %llu elements)",
+				 path, (unsigned long long) cur->hnsw.cur_element_count);
+	if (fstat(fileno(f), &sb) != 0)
+		pg_fatal("could not stat \"%s\": %m", path);
+	len = sb.st_size;
+	data = pg_malloc(len + 1);
+	if (fread(data, 1, len, f) != len)
+		pg_fatal("could not read \"%s\": %m", path);
+	fclose(f);
+	if (chroma_pickle_label_map(data, len, &map, err, sizeof(err)) != 0)
+		pg_fatal("%s: %s", path, err);
+	pg_free(data);
+	if (map.dimensionality > 0 && cur->hnsw.dim != map.dimensionality)
+		pg_fatal("%s: dimensionality %lld, but header.bin says %d",
+				 path, (long long) map.dimensionality, cur->hnsw.dim);
+	if (c->dimension > 0 && cur->hnsw.dim != c->dimension)
+		pg_fatal("%s/header.bin: vectors of %d dimensions, but collection \"%s\" has %d",
+				 cur->hnsw_dir, cur->hnsw.dim, c->name, c->dimension);
+	if (cur->vector_seq < 0 && map.max_seq_id >= 0)
+		cur->vector_seq = map.max_seq_id;
+
+	/* label -> element */
+	label_of = pg_malloc(sizeof(uint64_t) * cur->hnsw.cur_element_count);
+	{
+		VectorMap	bylabel = {0};
+
+		batch_init(&bylabel.strings, 1);
+		for (uint64_t i = 0; i < cur->hnsw.cur_element_count; i++)
+		{
+			bool		deleted;
+			char		key[24];
+			VectorRef  *r;
+
+			if (chroma_hnsw_element(&cur->hnsw, i, &label_of[i], &deleted, NULL,
+									err, sizeof(err)) != 0)
+				pg_fatal("%s", err);
+			if (deleted)
+				continue;
+			snprintf(key, sizeof(key), "%llu", (unsigned long long) label_of[i]);
+			r = vector_ref(&bylabel, key, true);
+			r->element = i;
+		}
+		for (size_t j = 0; j < map.count; j++)
+		{
+			char		key[24];
+			VectorRef  *byl;
+			VectorRef  *r;
+
+			snprintf(key, sizeof(key), "%llu", (unsigned long long) map.labels[j]);
+			byl = vector_ref(&bylabel, key, false);
+			if (byl == NULL)
+				pg_fatal("%s: id \"%s\" has label %s, which %s/data_level0.bin does not hold (or marks deleted)",
+						 path, map.ids[j], key, cur->hnsw_dir);
+			r = vector_ref(&cur->vectors, map.ids[j], true);
+			r->element = byl->element;
+			r->seq = 0;
+			r->exists = true;
+		}
+		pg_free(bylabel.slots);
+		batch_free(&bylabel.strings);
+	}
+	pg_free(label_of);
+	chroma_label_map_free(&map);
+	pg_free(path);
+}
+
+/* replay the log after what the HNSW files hold */
+static void
+replay_log(MigrateCursor *cur)
+{
+	MigrateSource *src = cur->src;
+	MigrateCollection *c = cur->coll;
+	sqlite3_stmt *st;
+	char	   *topic = psprintf("%%/%s", c->id);
+	int64_t		last = -1;
+
+	st = prepare(src, "SELECT seq_id, operation, id, vector IS NOT NULL FROM embeddings_queue "
+				 "WHERE topic LIKE ?1 AND seq_id > ?2 ORDER BY seq_id");
+	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, cur->vector_seq);
+	while (step(src, st))
+	{
+		int64_t		seq = sqlite3_column_int64(st, 0);
+		int			op = sqlite3_column_int(st, 1);
+		const char *id = (const char *) sqlite3_column_text(st, 2);
+		bool		has_vector = sqlite3_column_int(st, 3) != 0;
+		VectorRef  *r;
+
+		last = seq;
+		if (id == NULL)
+			pg_fatal("%s: log entry %lld has no id", src->dbpath, (long long) seq);
+		r = vector_ref(&cur->vectors, id, true);
+		switch (op)
+		{
+			case OP_ADD:
+				if (!r->exists && has_vector)
+				{
+					r->exists = true;
+					r->seq = seq;
+				}
+				break;
+			case OP_UPDATE:
+				if (r->exists && has_vector)
+					r->seq = seq;
+				break;
+			case OP_UPSERT:
+				if (has_vector)
+				{
+					r->exists = true;
+					r->seq = seq;
+				}
+				break;
+			case OP_DELETE:
+				r->exists = false;
+				r->seq = 0;
+				r->element = -1;
+				break;
+			default:
+				pg_fatal("%s: log entry %lld has an unknown operation %d",
+						 src->dbpath, (long long) seq, op);
+		}
+	}
+	sqlite3_finalize(st);
+	pg_free(topic);
+
+	if (c->metadata_segment && last > c->source_seq && c->source_seq >= 0)
+		pg_fatal("%s: the log of collection \"%s\" goes to entry %lld, but its metadata segment only to %lld",
+				 src->dbpath, c->name, (long long) last, (long long) c->source_seq);
+	if (last > c->source_seq)
+		c->source_seq = last;
+}
+
+MigrateCursor *
+persist_records(MigrateSource *src, MigrateCollection *coll, int64_t after_position)
+{
+	MigrateCursor *cur = pg_malloc0(sizeof(MigrateCursor));
+
+	cur->src = src;
+	cur->coll = coll;
+	cur->after = after_position;
+	batch_init(&cur->vectors.strings, 1);
+	if (coll->metadata_segment == NULL || coll->records == 0)
+	{
+		cur->done = true;
+		return cur;
+	}
+	cur->vector_seq = segment_seq(src, coll->vector_segment);
+	load_hnsw(cur);
+	if (cur->vector_seq < 0)
+		cur->vector_seq = 0;
+	replay_log(cur);
+
+	cur->records = prepare(src, "SELECT id, embedding_id FROM embeddings "
+						   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+	cur->metadata = prepare(src, src->meta_bool ?
+							"SELECT id, key, string_value, int_value, float_value, bool_value "
+							"FROM embedding_metadata WHERE id BETWEEN ?1 AND ?2 ORDER BY id, key" :
+							"SELECT id, key, string_value, int_value, float_value "
+							"FROM embedding_metadata WHERE id BETWEEN ?1 AND ?2 ORDER BY id, key");
+	if (src->meta_arrays)
+		cur->arrays = prepare(src, "SELECT id, key, string_value, int_value, float_value, bool_value "
+							  "FROM embedding_metadata_array WHERE id BETWEEN ?1 AND ?2 "
+							  "ORDER BY id, key, rowid");
+	cur->queue_vector = prepare(src, "SELECT vector, encoding FROM embeddings_queue WHERE seq_id = ?1");
+	return cur;
+}
+
+/* the vector of a log entry, into out (dim floats) */
+static int
+queue_vector(MigrateCursor *cur, int64_t seq, const char *id, float *out, int dim)
+{
+	MigrateSource *src = cur->src;
+	sqlite3_stmt *st = cur->queue_vector;
+	const unsigned char *b;
+	const char *enc;
+	int			n;
+	int			count;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, seq);
+	if (!step(src, st))
+		pg_fatal("%s: log entry %lld disappeared while reading", src->dbpath, (long long) seq);
+	b = sqlite3_column_blob(st, 0);
+	n = sqlite3_column_bytes(st, 0);
+	enc = (const char *) sqlite3_column_text(st, 1);
+	if (n % 4 != 0 || n == 0)
+		pg_fatal("%s: the vector of record \"%s\" (log entry %lld) has %d bytes, not a multiple of 4",
+				 src->dbpath, id, (long long) seq, n);
+	count = n / 4;
+	if (dim > 0 && count != dim)
+		pg_fatal("%s: record \"%s\" (log entry %lld) has %d dimensions, but its collection \"%s\" has %d",
+				 src->dbpath, id, (long long) seq, count, cur->coll->name, dim);
+	for (int i = 0; i < count; i++)
+	{
+		uint32_t	u = (uint32_t) b[4 * i] | ((uint32_t) b[4 * i + 1] << 8) |
+			((uint32_t) b[4 * i + 2] << 16) | ((uint32_t) b[4 * i + 3] << 24);
+
+		if (enc == NULL || strcmp(enc, "FLOAT32") == 0)
+			memcpy(&out[i], &u, 4);
+		else if (strcmp(enc, "INT32") == 0)
+			out[i] = (float) (int32_t) u;
+		else
+			pg_fatal("%s: log entry %lld has an unknown vector encoding \"%s\"",
+					 src->dbpath, (long long) seq, enc);
+		if (!isfinite(out[i]))
+			pg_fatal("%s: record \"%s\" (log entry %lld) has a vector element that is not finite",
+					 src->dbpath, id, (long long) seq);
+	}
+	return count;
+}
+
+/* the vector of an HNSW element (cosine ones are stored unit length) */
+static void
+hnsw_vector(MigrateCursor *cur, int64_t element, float *out)
+{
+	char		err[512];
+	bool		deleted;
+	uint64_t	label;
+
+	if (chroma_hnsw_element(&cur->hnsw, element, &label, &deleted, out, err, sizeof(err)) != 0)
+		pg_fatal("%s", err);
+	if (strcmp(cur->coll->space, "cosine") == 0)
+	{
+		float		norm;
+
+		if (chroma_hnsw_length(&cur->hnsw, element, &norm, err, sizeof(err)) != 0)
+			pg_fatal("%s", err);
+		for (int i = 0; i < cur->hnsw.dim; i++)
+			out[i] *= norm;
+	}
+}
+
+bool
+persist_next_batch(MigrateCursor *cur, MigrateBatch *batch, int max_records)
+{
+	MigrateSource *src = cur->src;
+	MigrateCollection *c = cur->coll;
+	int			n;
+	int64_t		lo,
+				hi;
+	bool		have_meta,
+				have_array = false;
+	int			dim;
+
+	batch_reset(batch);
+	if (cur->done)
+		return false;
+	if (max_records > batch->capacity)
+		max_records = batch->capacity;
+
+	sqlite3_reset(cur->records);
+	sqlite3_bind_text(cur->records, 1, c->metadata_segment, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(cur->records, 2, cur->after);
+	sqlite3_bind_int(cur->records, 3, max_records);
+	n = 0;
+	while (step(src, cur->records))
+	{
+		MigrateRecord *r = &batch->records[n++];
+
+		memset(r, 0, sizeof(*r));
+		r->position = sqlite3_column_int64(cur->records, 0);
+		r->id = batch_strdup(batch, (const char *) sqlite3_column_text(cur->records, 1),
+							 sqlite3_column_bytes(cur->records, 1));
+	}
+	if (n < max_records)
+		cur->done = true;
+	if (n == 0)
+		return false;
+	batch->count = n;
+	cur->after = batch->records[n - 1].position;
+
+	/* vectors */
+	for (int i = 0; i < n; i++)
+	{
+		MigrateRecord *r = &batch->records[i];
+		VectorRef  *v = vector_ref(&cur->vectors, r->id, false);
+
+		if (v == NULL || !v->exists)
+			pg_fatal("%s: record \"%s\" of collection \"%s\" has no vector: none in embeddings_queue after entry %lld%s",
+					 src->dbpath, r->id, c->name, (long long) cur->vector_seq,
+					 cur->hnsw_open ? " and none in the HNSW segment" : " and the HNSW segment was never written");
+		dim = c->dimension > 0 ? c->dimension : (cur->hnsw_open && v->seq == 0 ? cur->hnsw.dim : 0);
+		if (v->seq > 0)
+		{
+			if (cur->scratch == NULL)
+				cur->scratch = pg_malloc(sizeof(float) * 65536);
+			dim = queue_vector(cur, v->seq, r->id, cur->scratch, dim);
+			r->embedding = batch_alloc(batch, sizeof(float) * dim);
+			memcpy(r->embedding, cur->scratch, sizeof(float) * dim);
+		}
+		else
+		{
+			dim = cur->hnsw.dim;
+			r->embedding = batch_alloc(batch, sizeof(float) * dim);
+			hnsw_vector(cur, v->element, r->embedding);
+		}
+		r->dim = dim;
+		if (c->dimension == 0)
+			c->dimension = dim;
+	}
+
+	/* documents, uris and metadata: merge the rows of [lo, hi] in id order */
+	lo = batch->records[0].position;
+	hi = batch->records[n - 1].position;
+	sqlite3_reset(cur->metadata);
+	sqlite3_bind_int64(cur->metadata, 1, lo);
+	sqlite3_bind_int64(cur->metadata, 2, hi);
+	have_meta = step(src, cur->metadata);
+	if (cur->arrays)
+	{
+		sqlite3_reset(cur->arrays);
+		sqlite3_bind_int64(cur->arrays, 1, lo);
+		sqlite3_bind_int64(cur->arrays, 2, hi);
+		have_array = step(src, cur->arrays);
+	}
+	for (int i = 0; i < n; i++)
+	{
+		MigrateRecord *r = &batch->records[i];
+		MigrateJson *js = &cur->json;
+		char	   *what = NULL;
+
+		mjson_begin_object(js);
+		while (have_meta && sqlite3_column_int64(cur->metadata, 0) < r->position)
+			have_meta = step(src, cur->metadata);
+		while (have_meta && sqlite3_column_int64(cur->metadata, 0) == r->position)
+		{
+			const char *key = (const char *) sqlite3_column_text(cur->metadata, 1);
+			sqlite3_stmt *m = cur->metadata;
+
+			if (key && strcmp(key, "chroma:document") == 0 &&
+				sqlite3_column_type(m, 2) != SQLITE_NULL)
+				r->document = batch_strdup(batch, (const char *) sqlite3_column_text(m, 2),
+										   sqlite3_column_bytes(m, 2));
+			else if (key && strcmp(key, "chroma:uri") == 0 &&
+					 sqlite3_column_type(m, 2) != SQLITE_NULL)
+				r->uri = batch_strdup(batch, (const char *) sqlite3_column_text(m, 2),
+									  sqlite3_column_bytes(m, 2));
+			else if (key)
+			{
+				if (what == NULL)
+					what = psprintf("metadata of record \"%s\"", r->id);
+				mjson_key(js, key);
+				metadata_value(src, m, 2, src->meta_bool, js, what);
+			}
+			have_meta = step(src, m);
+		}
+		while (have_array && sqlite3_column_int64(cur->arrays, 0) < r->position)
+			have_array = step(src, cur->arrays);
+		while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position)
+		{
+			char	   *key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
+			int			elems = 0;
+
+			if (what == NULL)
+				what = psprintf("metadata of record \"%s\"", r->id);
+			mjson_key(js, key);
+			mjson_raw(js, "[");
+			while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position &&
+				   strcmp((const char *) sqlite3_column_text(cur->arrays, 1), key) == 0)
+			{
+				if (elems++ > 0)
+					mjson_raw(js, ",");
+				metadata_value(src, cur->arrays, 2, true, js, what);
+				have_array = step(src, cur->arrays);
+			}
+			mjson_raw(js, "]");
+			pg_free(key);
+		}
+		mjson_end_object(js);
+		/*
+		 * Chroma keeps the uri among the metadata and answers {} (not null)
+		 * for a record with a uri and no other keys; a document alone gives
+		 * null
+		 */
+		if (js->members > 0 || r->uri != NULL)
+			r->metadata = batch_strdup(batch, js->data, js->len);
+		if (what)
+			pg_free(what);
+	}
+	return true;
+}
+
+void
+persist_cursor_close(MigrateCursor *cur)
+{
+	if (cur->records)
+		sqlite3_finalize(cur->records);
+	if (cur->metadata)
+		sqlite3_finalize(cur->metadata);
+	if (cur->arrays)
+		sqlite3_finalize(cur->arrays);
+	if (cur->queue_vector)
+		sqlite3_finalize(cur->queue_vector);
+	if (cur->hnsw_open)
+		chroma_hnsw_close(&cur->hnsw);
+	pg_free(cur->vectors.slots);
+	batch_free(&cur->vectors.strings);
+	mjson_free(&cur->json);
+	pg_free(cur->scratch);
+	pg_free(cur->hnsw_dir);
+	pg_free(cur);
+}
+
+void
+persist_close(MigrateSource *src)
+{
+	sqlite3_close(src->db);
+}

@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+#
+# test/migrate/run_migrate_tests.sh: vecq-migrate against real Chroma
+# directories, in the cluster that PGHOST/PGPORT/PGUSER name (test/lib.sh's,
+# with vecq and vecq-migrate installed).
+#
+#  1. make_dirs.mjs drives a real Chroma 1.0 server (127.0.0.1) to build
+#     five persist directories (histories, tenants and databases, spaces,
+#     flushed HNSW files, empty collections) and records what the server
+#     answered; each is migrated with --verify into its own database and
+#     check_migrated.mjs compares, through the chroma SQL API, what vecq
+#     answers with what the server answered;
+#  2. every fixture of ../shared/fixtures/chroma with a chroma.sqlite3 is
+#     migrated with --verify, and its record counts are checked;
+#  3. a copy killed after some batches is resumed (--resume) and verified;
+#     a second run refuses, --replace copies again;
+#  4. damaged sources (a truncated chroma.sqlite3, an unknown schema, a
+#     damaged pickle) fail with a message naming the file, and write nothing.
+#
+# Prints one line per check and "N passed, N failed"; exits non-zero on
+# any failure.
+
+set -uo pipefail
+
+DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+FIXTURES=${VECQ_CHROMA_FIXTURES:-$DIR/../../../shared/fixtures/chroma}
+MIGRATE=${VECQ_MIGRATE:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)/vecq-migrate}
+[ -x "$MIGRATE" ] || MIGRATE=/usr/lib/postgresql/15/bin/vecq-migrate
+TMP=$(mktemp -d /tmp/vecq-migrate-tests.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+PASSED=0
+FAILED=0
+
+ok() { PASSED=$((PASSED + 1)); echo "ok   $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL $*"; }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else fail "$what"; fi; }
+
+conn() { echo "host=$PGHOST port=$PGPORT user=${PGUSER:-postgres} dbname=$1"; }
+newdb() {
+	psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" \
+		-c "CREATE DATABASE $1" >/dev/null &&
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" -c 'CREATE EXTENSION vecq' >/dev/null
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+
+cd "$DIR"
+[ -d node_modules/pg ] && [ -d node_modules/chromadb ] \
+	|| npm ci --prefer-offline --no-audit --no-fund --loglevel=error >/dev/null
+
+# 1. directories made by the real Chroma server
+if node make_dirs.mjs "$TMP/dirs" --port "${CHROMA_PORT:-18241}" >"$TMP/make_dirs.log" 2>&1; then
+	ok "make_dirs.mjs built the Chroma directories"
+else
+	fail "make_dirs.mjs"; tail -20 "$TMP/make_dirs.log"
+fi
+for s in history tenants spaces flushed empty; do
+	[ -d "$TMP/dirs/$s" ] || { fail "$s: no directory"; continue; }
+	newdb "m_$s" || { fail "$s: database"; continue; }
+	if "$MIGRATE" --from "$TMP/dirs/$s" --to "$(conn "m_$s")" --verify --batch 500 \
+		>"$TMP/$s.out" 2>"$TMP/$s.err"; then
+		ok "$s: migrated, verify passed ($(tail -n 1 "$TMP/$s.out"))"
+	else
+		fail "$s: vecq-migrate"; grep -v '^{"event' "$TMP/$s.err" | tail -5
+	fi
+	if node check_migrated.mjs "$TMP/dirs/$s/expected.json" "$(conn "m_$s")" >"$TMP/$s.check" 2>&1; then
+		ok "$s: vecq answers as the Chroma server did ($(tail -n 1 "$TMP/$s.check"))"
+	else
+		fail "$s: check_migrated"; grep -v '^ok' "$TMP/$s.check" | tail -8
+	fi
+done
+# the source was not touched
+check "sources unchanged (no file written next to chroma.sqlite3)" \
+	test -z "$(find "$TMP/dirs" -newer "$TMP/make_dirs.log" -type f)"
+
+# 2. the public fixtures: name records
+newdb m_fixtures
+while read -r name records; do
+	d="$FIXTURES/$name"
+	[ -f "$d/chroma.sqlite3" ] || { fail "fixture $name: missing"; continue; }
+	db="m_fx_$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_' | tr 'A-Z' 'a-z')"
+	newdb "$db"
+	if "$MIGRATE" --from "$d" --to "$(conn "$db")" --verify >"$TMP/fx.out" 2>"$TMP/fx.err"; then
+		got=$(sql "$db" "SELECT coalesce(sum((xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM chroma_records.%I', id), false, true, '')))[1]::text::bigint), 0) FROM chroma.collections")
+		if [ "$got" = "$records" ]; then
+			ok "fixture $name: $records records, verify passed"
+		else
+			fail "fixture $name: $got records in vecq, expected $records"
+		fi
+	else
+		fail "fixture $name: vecq-migrate"; grep -v '^{"event' "$TMP/fx.err" | tail -5
+	fi
+done <<'LIST'
+Canada_Immigration_LLM 144
+jinship_sp2024 100
+sherpa-db 18
+sherpa-demo 0
+ollama_rag 264
+sql-helper 1
+Mistral 3
+AnimeRecommender 0
+Virtual-TA 123
+customer_support_system 179
+Philospher_ChatBot 50
+Groww_Mutual_Funds 6
+K4-Day08-RAG-Pipeline-BigW88 229
+chroma-core-multitenant 3
+chroma-core-0.4.0-empty 0
+LIST
+check "multitenant fixture: tenants and databases kept" \
+	test "$(sql m_fx_chroma_core_multitenant "SELECT string_agg(tenant || '/' || name, ',' ORDER BY tenant, name) FROM chroma.databases WHERE name <> 'default_database'")" \
+	= "b1f6fa55-5c0a-4f93-82bb-fc398ed2e788/helloworld,bae4191b-3df0-4cdf-8845-cc8a2356c370/helloworld"
+check "Groww fixture: deleted records stay deleted, values kept" \
+	test "$(sql m_fx_groww_mutual_funds "SET chroma.tenant = 'default_tenant'; SELECT string_agg(id, ',' ORDER BY id) FROM chroma.get('mutual_funds')")" \
+	= "chunk_0,chunk_1,chunk_2,chunk_3,chunk_4,chunk_5"
+check "Groww fixture: cosine space and metadata" \
+	test "$(sql m_fx_groww_mutual_funds "SELECT c.space || ' ' || (SELECT metadata ->> 'fund_name' FROM chroma.get('mutual_funds', ids => '{chunk_0}')) FROM chroma.collections c")" \
+	= "cosine HDFC ELSS Tax Saver Fund"
+check "customer_support_system-33d4583 (no chroma.sqlite3) is refused" \
+	bash -c "! '$MIGRATE' --from '$FIXTURES/customer_support_system-33d4583' --to '$(conn m_fixtures)' >/dev/null 2>'$TMP/nosql.err' && grep -q 'chroma.sqlite3' '$TMP/nosql.err'"
+
+# 3. resume after a kill, refusal, replace
+newdb m_resume
+src="$TMP/dirs/flushed"
+"$MIGRATE" --from "$src" --to "$(conn m_resume)" --collections flushed_l2 --batch 20 \
+	>"$TMP/r1.out" 2>"$TMP/r1.err" &
+pid=$!
+for _ in $(seq 1 200); do
+	[ "$(grep -c '"event":"batch"' "$TMP/r1.err" 2>/dev/null)" -ge 5 ] && break
+	sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+done_before=$(sql m_resume "SELECT records_done FROM chroma.migrations")
+check "killed copy left whole batches (records_done $done_before, a multiple of 20, < 2932)" \
+	bash -c "[ -n '$done_before' ] && [ \$(( $done_before % 20 )) = 0 ] && [ $done_before -lt 2932 ]"
+check "killed copy: table holds exactly the checkpointed records" \
+	test "$(sql m_resume "SELECT count(*) FROM chroma_records.\"$(sql m_resume 'SELECT collection FROM chroma.migrations')\"")" = "$done_before"
+check "a new run without --resume refuses" \
+	bash -c "! '$MIGRATE' --from '$src' --to '$(conn m_resume)' --collections flushed_l2 >/dev/null 2>'$TMP/r2.err' && grep -q -- '--resume' '$TMP/r2.err'"
+check "--resume finishes and --verify passes" \
+	"$MIGRATE" --from "$src" --to "$(conn m_resume)" --collections flushed_l2 --resume --verify 2>/dev/null \
+	>"$TMP/r3.out"
+check "after resume: 2932 records, state done, HNSW index built" \
+	test "$(sql m_resume "SELECT m.records_done || ' ' || m.state || ' ' || (SELECT count(*) FROM pg_indexes WHERE schemaname = 'chroma_records' AND indexdef LIKE '%hnsw%') FROM chroma.migrations m")" = "2932 done 1"
+check "a finished copy is not copied again" \
+	bash -c "'$MIGRATE' --from '$src' --to '$(conn m_resume)' --collections flushed_l2 2>/dev/null | grep -q 'nothing to do'"
+check "--replace copies again (verify passes)" \
+	"$MIGRATE" --from "$src" --to "$(conn m_resume)" --collections flushed_l2 --replace --verify >/dev/null 2>&1
+sql m_resume "SELECT chroma.create_collection('taken'); SELECT chroma.add('taken', '{x}', ARRAY['[1,2]']::vector[])" >/dev/null
+cp -r "$TMP/dirs/spaces" "$TMP/spaces2"
+check "a non-empty collection of the same name is refused" \
+	bash -c "sqlite3 '$TMP/spaces2/chroma.sqlite3' \"UPDATE collections SET name = 'taken' WHERE name = 'space_l2'\" && ! '$MIGRATE' --from '$TMP/spaces2' --to '$(conn m_resume)' >/dev/null 2>'$TMP/r4.err' && grep -q 'already exists in the target with 1 records' '$TMP/r4.err'"
+
+# 4. damaged sources: an error naming the file, nothing written
+newdb m_bad
+mkdir -p "$TMP/bad1" "$TMP/bad2" "$TMP/bad3"
+head -c 60000 "$TMP/dirs/history/chroma.sqlite3" >"$TMP/bad1/chroma.sqlite3"
+check "truncated chroma.sqlite3: error names the file" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad1' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b1.err' && grep -q 'bad1/chroma.sqlite3' '$TMP/b1.err'"
+cp "$TMP/dirs/history/chroma.sqlite3" "$TMP/bad2/"
+# three more migrations than 1.0 has: 19, which no Chroma release has
+sqlite3 "$TMP/bad2/chroma.sqlite3" "INSERT INTO migrations SELECT dir, version + 100, filename, sql, hash FROM migrations LIMIT 3"
+check "unknown schema version: refused" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad2' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b2.err' && grep -q 'unknown schema version' '$TMP/b2.err'"
+cp -r "$TMP/dirs/flushed/." "$TMP/bad3/"
+pk=$(find "$TMP/bad3" -name index_metadata.pickle | head -n 1)
+printf '\x80\x03}q\x00(X' >"$pk"
+check "damaged index_metadata.pickle: error names it" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad3' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b3.err' && grep -q 'index_metadata.pickle' '$TMP/b3.err'"
+check "damaged sources wrote no records" \
+	test "$(sql m_bad "SELECT count(*) FROM chroma.migrations WHERE records_done > 0")" = 0
+check "--dry-run writes nothing" \
+	bash -c "'$MIGRATE' --from '$TMP/dirs/spaces' --dry-run >/dev/null 2>&1 && [ \$(psql -X -At -d m_bad -c 'SELECT count(*) FROM chroma.collections') = 0 ]"
+
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
