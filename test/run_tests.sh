@@ -160,6 +160,16 @@ run_wire() {
 
 # vecq-migrate's Chroma file readers, on the fixtures and on HNSW files
 # written by a real Chroma server (make_hnsw_dir.mjs, test/chroma's client)
+# the ChromaDB fixtures: ../shared beside the repository (as CI has it)
+if [ -z "${VECQ_CHROMA_FIXTURES:-}" ]; then
+	for d in "$VECQ_ROOT/../shared/fixtures/chroma" /work/shared/fixtures/chroma; do
+		if [ -d "$d" ]; then
+			export VECQ_CHROMA_FIXTURES=$d
+			break
+		fi
+	done
+fi
+
 run_migrate_readers() {
 	(cd test/chroma && npm ci --prefer-offline --no-audit --no-fund --loglevel=error) || return 1
 	make -s -C test/migrate check

@@ -108,6 +108,25 @@ records_table(const char *id)
 	return psprintf("chroma_records.\"%s\"", id);
 }
 
+/*
+ * A tenant and (name not NULL) a database, unless they exist; the source's
+ * database id is kept unless the target uses it already
+ */
+static void
+ensure_database(PGconn *conn, const char *tenant, const char *id, const char *name)
+{
+	const char *p[3] = {tenant, id, name};
+
+	target_run(conn, "INSERT INTO chroma.tenants VALUES ($1) ON CONFLICT DO NOTHING", 1, p);
+	if (name == NULL)
+		return;
+	target_run(conn,
+			   "INSERT INTO chroma.databases (id, tenant, name) "
+			   "SELECT CASE WHEN EXISTS (SELECT FROM chroma.databases WHERE id = $2::uuid) "
+			   "            THEN gen_random_uuid() ELSE $2::uuid END, $1, $3 "
+			   "ON CONFLICT DO NOTHING", 3, p);
+}
+
 /* the source's tenants and databases, also those without collections */
 void
 target_databases(PGconn *conn, const MigrateDatabase *dbs, int n, const char *only_tenant)
@@ -115,18 +134,8 @@ target_databases(PGconn *conn, const MigrateDatabase *dbs, int n, const char *on
 	target_run(conn, "BEGIN", 0, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		const char *p[3] = {dbs[i].tenant, dbs[i].id, dbs[i].name};
-
-		if (only_tenant && strcmp(only_tenant, dbs[i].tenant) != 0)
-			continue;
-		target_run(conn, "INSERT INTO chroma.tenants VALUES ($1) ON CONFLICT DO NOTHING", 1, p);
-		if (dbs[i].name == NULL)
-			continue;
-		target_run(conn,
-				   "INSERT INTO chroma.databases (id, tenant, name) "
-				   "SELECT CASE WHEN EXISTS (SELECT FROM chroma.databases WHERE id = $2::uuid) "
-				   "            THEN gen_random_uuid() ELSE $2::uuid END, $1, $3 "
-				   "ON CONFLICT DO NOTHING", 3, p);
+		if (only_tenant == NULL || strcmp(only_tenant, dbs[i].tenant) == 0)
+			ensure_database(conn, dbs[i].tenant, dbs[i].id, dbs[i].name);
 	}
 	target_run(conn, "COMMIT", 0, NULL);
 }
@@ -151,16 +160,7 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	tgt->conn = conn;
 	target_run(conn, "BEGIN", 0, NULL);
 
-	p[0] = coll->tenant;
-	target_run(conn, "INSERT INTO chroma.tenants VALUES ($1) ON CONFLICT DO NOTHING", 1, p);
-	p[0] = coll->database_id;
-	p[1] = coll->tenant;
-	p[2] = coll->database;
-	target_run(conn,
-			   "INSERT INTO chroma.databases (id, tenant, name) "
-			   "SELECT CASE WHEN EXISTS (SELECT FROM chroma.databases WHERE id = $1::uuid) "
-			   "            THEN gen_random_uuid() ELSE $1::uuid END, $2, $3 "
-			   "ON CONFLICT DO NOTHING", 3, p);
+	ensure_database(conn, coll->tenant, coll->database_id, coll->database);
 
 	p[0] = coll->tenant;
 	p[1] = coll->database;
