@@ -14,13 +14,6 @@ set -euo pipefail
 
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 . "$DIR/../../lib.sh"
-cd "$VECQ_ROOT"
-vecq_install_deps
-vecq_build_install
-
-cd "$DIR"
-npm ci --prefer-offline --no-audit --no-fund --loglevel=error
-
 WORK=$(mktemp -d /tmp/vecq-chroma-bench.XXXXXX)
 SERVER_PID=
 cleanup() {
@@ -32,6 +25,17 @@ cleanup() {
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+cd "$VECQ_ROOT"
+vecq_install_deps
+vecq_build_install
+
+# the data sets of vecq_bench and their exact answers (--data)
+make -s -C "$VECQ_ROOT/test/bench" BUILDDIR="$WORK/bin" PG_CONFIG="$PG_BINDIR/pg_config" \
+	"$WORK/bin/vecq_bench_data"
+
+cd "$DIR"
+npm ci --prefer-offline --no-audit --no-fund --loglevel=error
 
 VECQ_PGPORT=${VECQ_CHROMA_BENCH_PORT:-54333} vecq_cluster_start \
 	"fsync = on" \
@@ -52,4 +56,4 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 
-node chroma_bench.mjs --chroma-port "$PORT" "$@"
+node chroma_bench.mjs --chroma-port "$PORT" --chroma-pid "$(pgrep -P "$SERVER_PID" -n || echo "$SERVER_PID")" --data-tool "$WORK/bin/vecq_bench_data" "$@"
