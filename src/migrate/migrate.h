@@ -78,22 +78,52 @@ typedef struct MigrateBatch
 	struct MigrateArena *arena;
 } MigrateBatch;
 
-/* migrate_persist.c */
+/*
+ * A source: a persist directory (migrate_persist.c) or a running server
+ * (migrate_http.c), behind the same methods.  A cursor streams one
+ * collection's records in the source's order, from after a position on.
+ */
 typedef struct MigrateSource MigrateSource;
 typedef struct MigrateCursor MigrateCursor;
 
-extern MigrateSource *persist_open(const char *dir);
-extern int	persist_collections(MigrateSource *src, MigrateCollection **out);
-extern int	persist_databases(MigrateSource *src, MigrateDatabase **out);
-extern int	persist_skipped(MigrateSource *src, char ***reasons);
-extern const char *persist_schema_era(MigrateSource *src);
-extern MigrateCursor *persist_records(MigrateSource *src,
-									  MigrateCollection *coll,
-									  int64_t after_position);
-extern bool persist_next_batch(MigrateCursor *cur, MigrateBatch *batch,
+typedef struct MigrateSourceMethods
+{
+	const char *(*describe) (MigrateSource *src);
+	int			(*collections) (MigrateSource *src, MigrateCollection **out);
+	int			(*databases) (MigrateSource *src, MigrateDatabase **out);
+	int			(*skipped) (MigrateSource *src, char ***reasons);
+	MigrateCursor *(*records) (MigrateSource *src, MigrateCollection *coll,
+							   int64_t after_position);
+	bool		(*next_batch) (MigrateCursor *cur, MigrateBatch *batch,
 							   int max_records);
-extern void persist_cursor_close(MigrateCursor *cur);
-extern void persist_close(MigrateSource *src);
+	void		(*cursor_close) (MigrateCursor *cur);
+	void		(*close) (MigrateSource *src);
+} MigrateSourceMethods;
+
+struct MigrateSource
+{
+	const MigrateSourceMethods *methods;
+};
+
+struct MigrateCursor
+{
+	MigrateSource *source;
+};
+
+/* migrate_persist.c */
+extern MigrateSource *persist_open(const char *dir);
+
+/* migrate_source.c: calls through the methods */
+extern const char *source_describe(MigrateSource *src);
+extern int	source_collections(MigrateSource *src, MigrateCollection **out);
+extern int	source_databases(MigrateSource *src, MigrateDatabase **out);
+extern int	source_skipped(MigrateSource *src, char ***reasons);
+extern MigrateCursor *source_records(MigrateSource *src, MigrateCollection *coll,
+									 int64_t after_position);
+extern bool source_next_batch(MigrateCursor *cur, MigrateBatch *batch,
+							  int max_records);
+extern void source_cursor_close(MigrateCursor *cur);
+extern void source_close(MigrateSource *src);
 
 /* batches and their memory */
 extern void batch_init(MigrateBatch *batch, int capacity);

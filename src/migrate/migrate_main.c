@@ -223,11 +223,11 @@ main(int argc, char **argv)
 		free(abs);
 	}
 	src = persist_open(source);
-	ncolls = persist_collections(src, &colls);
+	ncolls = source_collections(src, &colls);
 	nselected = select_collections(&opts, colls, ncolls);
-	nskipped = persist_skipped(src, &skipped);
+	nskipped = source_skipped(src, &skipped);
 	printf("source %s: %s, %d collections, %d selected\n", source,
-		   persist_schema_era(src), ncolls, nselected);
+		   source_describe(src), ncolls, nselected);
 	for (int i = 0; i < nskipped; i++)
 		printf("  skipped: %s\n", skipped[i]);
 	fflush(stdout);
@@ -239,7 +239,7 @@ main(int argc, char **argv)
 	 */
 	for (int i = 0; i < ncolls; i++)
 		if (colls[i].selected)
-			persist_cursor_close(persist_records(src, &colls[i], 0));
+			source_cursor_close(source_records(src, &colls[i], 0));
 
 	if (!opts.dry_run)
 	{
@@ -253,7 +253,7 @@ main(int argc, char **argv)
 		if (opts.ncollections == 0)
 		{
 			MigrateDatabase *dbs;
-			int			ndbs = persist_databases(src, &dbs);
+			int			ndbs = source_databases(src, &dbs);
 
 			target_databases(conn, dbs, ndbs, opts.tenant);
 		}
@@ -284,15 +284,15 @@ main(int argc, char **argv)
 			continue;
 		}
 		progress_start(coll, done);
-		cur = persist_records(src, coll, tgt.position);
-		while (persist_next_batch(cur, &batch, opts.batch))
+		cur = source_records(src, coll, tgt.position);
+		while (source_next_batch(cur, &batch, opts.batch))
 		{
 			if (!opts.dry_run)
 				target_copy_batch(&tgt, &batch);
 			done += batch.count;
 			progress_batch(coll, done, batch.count);
 		}
-		persist_cursor_close(cur);
+		source_cursor_close(cur);
 		if (done != coll->records)
 			pg_fatal("collection \"%s\": %lld records copied, but the source has %lld",
 					 coll->name, (long long) done, (long long) coll->records);
@@ -320,6 +320,6 @@ main(int argc, char **argv)
 		   opts.verify ? (total_differences ? "; verify FAILED" : "; verify passed") : "");
 	if (conn)
 		PQfinish(conn);
-	persist_close(src);
+	source_close(src);
 	return total_differences > 0 ? 1 : 0;
 }

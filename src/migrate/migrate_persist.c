@@ -55,8 +55,9 @@
 #define OP_UPSERT	2
 #define OP_DELETE	3
 
-struct MigrateSource
+typedef struct PersistSource
 {
+	MigrateSource base;		/* must be first */
 	char	   *dir;
 	char	   *dbpath;
 	sqlite3    *db;
@@ -75,7 +76,7 @@ struct MigrateSource
 	char	  **skipped;
 	int			ndatabases;
 	MigrateDatabase *databases;
-};
+} PersistSource;
 
 /* where a record's current vector is */
 typedef struct VectorRef
@@ -94,9 +95,10 @@ typedef struct VectorMap
 	MigrateBatch strings;		/* the ids */
 } VectorMap;
 
-struct MigrateCursor
+typedef struct PersistCursor
 {
-	MigrateSource *src;
+	MigrateCursor base;		/* must be first */
+	PersistSource *src;
 	MigrateCollection *coll;
 	int64_t		after;			/* embeddings.id of the last record read */
 	VectorMap	vectors;
@@ -111,16 +113,38 @@ struct MigrateCursor
 	float	   *scratch;
 	MigrateJson json;
 	bool		done;
+} PersistCursor;
+
+static const char *persist_describe(MigrateSource *source);
+static int	persist_collections(MigrateSource *source, MigrateCollection **out);
+static int	persist_databases(MigrateSource *source, MigrateDatabase **out);
+static int	persist_skipped(MigrateSource *source, char ***reasons);
+static MigrateCursor *persist_records(MigrateSource *source, MigrateCollection *coll,
+									  int64_t after_position);
+static bool persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch,
+							   int max_records);
+static void persist_cursor_close(MigrateCursor *cursor);
+static void persist_close(MigrateSource *source);
+
+static const MigrateSourceMethods persist_methods = {
+	.describe = persist_describe,
+	.collections = persist_collections,
+	.databases = persist_databases,
+	.skipped = persist_skipped,
+	.records = persist_records,
+	.next_batch = persist_next_batch,
+	.cursor_close = persist_cursor_close,
+	.close = persist_close,
 };
 
 static void
-sqlite_fail(MigrateSource *src, const char *what)
+sqlite_fail(PersistSource *src, const char *what)
 {
 	pg_fatal("%s: %s: %s", src->dbpath, what, sqlite3_errmsg(src->db));
 }
 
 static sqlite3_stmt *
-prepare(MigrateSource *src, const char *sql)
+prepare(PersistSource *src, const char *sql)
 {
 	sqlite3_stmt *st;
 
@@ -130,7 +154,7 @@ prepare(MigrateSource *src, const char *sql)
 }
 
 static bool
-step(MigrateSource *src, sqlite3_stmt *st)
+step(PersistSource *src, sqlite3_stmt *st)
 {
 	int			rc = sqlite3_step(st);
 
@@ -150,7 +174,7 @@ column_text(sqlite3_stmt *st, int col)
 }
 
 static bool
-has_table(MigrateSource *src, const char *table)
+has_table(PersistSource *src, const char *table)
 {
 	sqlite3_stmt *st = prepare(src, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1");
 	bool		found;
@@ -162,7 +186,7 @@ has_table(MigrateSource *src, const char *table)
 }
 
 static bool
-has_column(MigrateSource *src, const char *table, const char *column)
+has_column(PersistSource *src, const char *table, const char *column)
 {
 	sqlite3_stmt *st = prepare(src, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
 	bool		found;
@@ -228,7 +252,7 @@ era_name(int migrations)
 }
 
 static void
-skip(MigrateSource *src, char *reason)
+skip(PersistSource *src, char *reason)
 {
 	src->skipped = pg_realloc(src->skipped, sizeof(char *) * (src->nskipped + 1));
 	src->skipped[src->nskipped++] = reason;
@@ -252,7 +276,7 @@ seq_value(sqlite3_stmt *st, int col)
 }
 
 static int64_t
-segment_seq(MigrateSource *src, const char *segment)
+segment_seq(PersistSource *src, const char *segment)
 {
 	sqlite3_stmt *st;
 	int64_t		seq = -1;
@@ -273,7 +297,7 @@ segment_seq(MigrateSource *src, const char *segment)
  * int, float[, bool] from col on.
  */
 static void
-metadata_value(MigrateSource *src, sqlite3_stmt *st, int col, bool has_bool,
+metadata_value(PersistSource *src, sqlite3_stmt *st, int col, bool has_bool,
 			   MigrateJson *js, const char *what)
 {
 	if (has_bool && sqlite3_column_type(st, col + 3) != SQLITE_NULL)
@@ -353,7 +377,7 @@ hnsw_settings(json_t *config, json_t *schema, const char **space)
 }
 
 static json_t *
-parse_json_column(MigrateSource *src, sqlite3_stmt *st, int col, const char *what)
+parse_json_column(PersistSource *src, sqlite3_stmt *st, int col, const char *what)
 {
 	json_error_t jerr;
 	json_t	   *v;
@@ -374,7 +398,7 @@ parse_json_column(MigrateSource *src, sqlite3_stmt *st, int col, const char *wha
 }
 
 static void
-read_collection_metadata(MigrateSource *src, MigrateCollection *c)
+read_collection_metadata(PersistSource *src, MigrateCollection *c)
 {
 	sqlite3_stmt *st;
 	MigrateJson js = {0};
@@ -402,7 +426,7 @@ read_collection_metadata(MigrateSource *src, MigrateCollection *c)
 }
 
 static void
-read_collections(MigrateSource *src)
+read_collections(PersistSource *src)
 {
 	PQExpBufferData sql;
 	sqlite3_stmt *st;
@@ -515,7 +539,7 @@ read_collections(MigrateSource *src)
 
 /* every tenant and database, with or without collections */
 static void
-read_databases(MigrateSource *src)
+read_databases(PersistSource *src)
 {
 	sqlite3_stmt *st;
 
@@ -537,9 +561,11 @@ read_databases(MigrateSource *src)
 	sqlite3_finalize(st);
 }
 
-int
-persist_databases(MigrateSource *src, MigrateDatabase **out)
+static int
+persist_databases(MigrateSource *source, MigrateDatabase **out)
 {
+	PersistSource *src = (PersistSource *) source;
+
 	*out = src->databases;
 	return src->ndatabases;
 }
@@ -564,7 +590,7 @@ is_uuid(const char *s)
 
 /* what the directory holds that no live collection uses */
 static void
-find_orphans(MigrateSource *src)
+find_orphans(PersistSource *src)
 {
 	DIR		   *d = opendir(src->dir);
 	struct dirent *de;
@@ -609,7 +635,7 @@ find_orphans(MigrateSource *src)
 MigrateSource *
 persist_open(const char *dir)
 {
-	MigrateSource *src = pg_malloc0(sizeof(MigrateSource));
+	PersistSource *src = pg_malloc0(sizeof(PersistSource));
 	struct stat sb;
 	char	   *uri;
 	sqlite3_stmt *st;
@@ -619,6 +645,7 @@ persist_open(const char *dir)
 		"embeddings_queue", "max_seq_id", "collection_metadata", NULL
 	};
 
+	src->base.methods = &persist_methods;
 	src->dir = pg_strdup(dir);
 	src->dbpath = psprintf("%s/chroma.sqlite3", dir);
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -668,25 +695,31 @@ persist_open(const char *dir)
 	read_collections(src);
 	read_databases(src);
 	find_orphans(src);
-	return src;
+	return &src->base;
 }
 
-const char *
-persist_schema_era(MigrateSource *src)
+static const char *
+persist_describe(MigrateSource *source)
 {
+	PersistSource *src = (PersistSource *) source;
+
 	return src->era;
 }
 
-int
-persist_collections(MigrateSource *src, MigrateCollection **out)
+static int
+persist_collections(MigrateSource *source, MigrateCollection **out)
 {
+	PersistSource *src = (PersistSource *) source;
+
 	*out = src->collections;
 	return src->ncollections;
 }
 
-int
-persist_skipped(MigrateSource *src, char ***reasons)
+static int
+persist_skipped(MigrateSource *source, char ***reasons)
 {
+	PersistSource *src = (PersistSource *) source;
+
 	*reasons = src->skipped;
 	return src->nskipped;
 }
@@ -749,7 +782,7 @@ vector_ref(VectorMap *map, const char *id, bool create)
 
 /* the HNSW files' vectors, as of cur->vector_seq */
 static void
-load_hnsw(MigrateCursor *cur)
+load_hnsw(PersistCursor *cur)
 {
 	MigrateCollection *c = cur->coll;
 	char		err[512];
@@ -846,9 +879,9 @@ load_hnsw(MigrateCursor *cur)
 
 /* replay the log after what the HNSW files hold */
 static void
-replay_log(MigrateCursor *cur)
+replay_log(PersistCursor *cur)
 {
-	MigrateSource *src = cur->src;
+	PersistSource *src = cur->src;
 	MigrateCollection *c = cur->coll;
 	sqlite3_stmt *st;
 	char	   *topic = psprintf("%%/%s", c->id);
@@ -910,10 +943,13 @@ replay_log(MigrateCursor *cur)
 		c->source_seq = last;
 }
 
-MigrateCursor *
-persist_records(MigrateSource *src, MigrateCollection *coll, int64_t after_position)
+static MigrateCursor *
+persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_position)
 {
-	MigrateCursor *cur = pg_malloc0(sizeof(MigrateCursor));
+	PersistSource *src = (PersistSource *) source;
+	PersistCursor *cur = pg_malloc0(sizeof(PersistCursor));
+
+	cur->base.source = source;
 
 	cur->src = src;
 	cur->coll = coll;
@@ -922,7 +958,7 @@ persist_records(MigrateSource *src, MigrateCollection *coll, int64_t after_posit
 	if (coll->metadata_segment == NULL || coll->records == 0)
 	{
 		cur->done = true;
-		return cur;
+		return &cur->base;
 	}
 	cur->vector_seq = segment_seq(src, coll->vector_segment);
 	load_hnsw(cur);
@@ -942,14 +978,14 @@ persist_records(MigrateSource *src, MigrateCollection *coll, int64_t after_posit
 							  "FROM embedding_metadata_array WHERE id BETWEEN ?1 AND ?2 "
 							  "ORDER BY id, key, rowid");
 	cur->queue_vector = prepare(src, "SELECT vector, encoding FROM embeddings_queue WHERE seq_id = ?1");
-	return cur;
+	return &cur->base;
 }
 
 /* the vector of a log entry, into out (dim floats) */
 static int
-queue_vector(MigrateCursor *cur, int64_t seq, const char *id, float *out, int dim)
+queue_vector(PersistCursor *cur, int64_t seq, const char *id, float *out, int dim)
 {
-	MigrateSource *src = cur->src;
+	PersistSource *src = cur->src;
 	sqlite3_stmt *st = cur->queue_vector;
 	const unsigned char *b;
 	const char *enc;
@@ -991,7 +1027,7 @@ queue_vector(MigrateCursor *cur, int64_t seq, const char *id, float *out, int di
 
 /* the vector of an HNSW element (cosine ones are stored unit length) */
 static void
-hnsw_vector(MigrateCursor *cur, int64_t element, float *out)
+hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 {
 	char		err[512];
 	bool		deleted;
@@ -1010,10 +1046,12 @@ hnsw_vector(MigrateCursor *cur, int64_t element, float *out)
 	}
 }
 
-bool
-persist_next_batch(MigrateCursor *cur, MigrateBatch *batch, int max_records)
+static bool
+persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 {
-	MigrateSource *src = cur->src;
+	PersistCursor *cur = (PersistCursor *) cursor;
+
+	PersistSource *src = cur->src;
 	MigrateCollection *c = cur->coll;
 	int			n;
 	int64_t		lo,
@@ -1160,9 +1198,12 @@ persist_next_batch(MigrateCursor *cur, MigrateBatch *batch, int max_records)
 	return true;
 }
 
-void
-persist_cursor_close(MigrateCursor *cur)
+static void
+persist_cursor_close(MigrateCursor *cursor)
 {
+	PersistCursor *cur = (PersistCursor *) cursor;
+
+
 	if (cur->records)
 		sqlite3_finalize(cur->records);
 	if (cur->metadata)
@@ -1181,8 +1222,11 @@ persist_cursor_close(MigrateCursor *cur)
 	pg_free(cur);
 }
 
-void
-persist_close(MigrateSource *src)
+static void
+persist_close(MigrateSource *source)
 {
+	PersistSource *src = (PersistSource *) source;
+
+
 	sqlite3_close(src->db);
 }

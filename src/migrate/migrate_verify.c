@@ -313,8 +313,8 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 	pg_free(sql);
 	rd.conn = tgt->conn;
 
-	cur = persist_records(src, coll, 0);
-	while (persist_next_batch(cur, &batch, opts->batch))
+	cur = source_records(src, coll, 0);
+	while (source_next_batch(cur, &batch, opts->batch))
 	{
 		for (int i = 0; i < batch.count; i++)
 		{
@@ -369,7 +369,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 				difference(coll, "uri differs", r->id, NULL);
 		}
 	}
-	persist_cursor_close(cur);
+	source_cursor_close(cur);
 	if (target_more)
 	{
 		while (read_row(&rd, &row))
@@ -394,14 +394,14 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 		Neighbour	got[VERIFY_K];
 		int			hits = 0;
 
-		cur = persist_records(src, coll, 0);
-		while (persist_next_batch(cur, &batch, opts->batch))
+		cur = source_records(src, coll, 0);
+		while (source_next_batch(cur, &batch, opts->batch))
 			for (int i = 0; i < batch.count; i++)
 				for (int q = 0; q < have_q; q++)
 					offer(&queries[q], distance(coll->space, queries[q].vec,
 												batch.records[i].embedding, dim),
 						  batch.records[i].id);
-		persist_cursor_close(cur);
+		source_cursor_close(cur);
 
 		target_run(tgt->conn, "BEGIN", 0, NULL);
 		set_scope(tgt->conn, coll);
