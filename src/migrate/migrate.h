@@ -164,6 +164,7 @@ typedef struct MigrateOptions
 	bool		resume;
 	bool		verify;
 	bool		replace;
+	bool		catch_up;
 	int			verify_queries;
 	const char *maintenance_work_mem;
 } MigrateOptions;
@@ -173,7 +174,8 @@ typedef enum MigratePlan
 {
 	PLAN_COPY,					/* create the collection, copy everything */
 	PLAN_RESUME,				/* an earlier copy stopped: continue it */
-	PLAN_DONE					/* copied before, nothing to do */
+	PLAN_DONE,					/* copied before, nothing to do */
+	PLAN_CATCHUP				/* copied before: copy what changed since */
 } MigratePlan;
 
 typedef struct MigrateTarget
@@ -183,6 +185,7 @@ typedef struct MigrateTarget
 	char	   *collection_id;	/* the target's uuid */
 	int64_t		records_done;
 	int64_t		position;		/* source position of the last record copied */
+	int64_t		source_seq;		/* the log position the copy is at; -1: none */
 } MigrateTarget;
 
 extern PGconn *target_connect(const char *conninfo);
@@ -192,9 +195,46 @@ extern MigratePlan target_prepare(PGconn *conn, const MigrateOptions *opts,
 								  const char *source, MigrateCollection *coll,
 								  MigrateTarget *tgt);
 extern void target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch);
+extern void target_copy_records(PGconn *conn, const char *table,
+								const MigrateRecord *records, int n,
+								bool with_position);
+extern void target_copy_ids(PGconn *conn, const char *table,
+							const char *const *ids, int n);
 extern void target_finish(MigrateTarget *tgt, MigrateCollection *coll);
 extern void target_run(PGconn *conn, const char *sql, int nparams,
 					   const char *const *params);
+
+/* migrate_copyout.c: a target table's records, read back in seq order */
+typedef struct CopyReader
+{
+	PGconn	   *conn;
+	char	   *buf;			/* the current row, from PQgetCopyData */
+	int			len;
+	bool		header_seen;
+	bool		finished;
+} CopyReader;
+
+/* a row: id, embedding, document, metadata, uri; pointing into buf */
+typedef struct TargetRow
+{
+	int			nfields;
+	const char *field[5];
+	int			flen[5];		/* -1: NULL */
+} TargetRow;
+
+extern void copyout_start(CopyReader *rd, PGconn *conn, const char *table);
+extern bool copyout_next(CopyReader *rd, TargetRow *row);
+extern void copyout_end(CopyReader *rd);
+extern uint32_t copyout_get32(const char *p);
+
+/* migrate_catchup.c */
+extern MigratePlan catchup_prepare(PGconn *conn, const MigrateOptions *opts,
+								   const char *source, MigrateCollection *coll,
+								   MigrateTarget *tgt);
+extern void catchup_collection(MigrateSource *src, MigrateCollection *coll,
+							   MigrateTarget *tgt, const MigrateOptions *opts);
+extern void catchup_report_gone(PGconn *conn, const char *source,
+								const MigrateCollection *colls, int n);
 
 /* migrate_verify.c */
 extern int64_t verify_collection(MigrateSource *src, MigrateCollection *coll,

@@ -5,6 +5,7 @@
  *
  *	  vecq-migrate --from DIR --to CONNINFO [--tenant T] [--collections a,b]
  *				   [--batch N] [--dry-run] [--resume] [--verify] [--replace]
+ *				   [--catch-up]
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +31,7 @@ usage(const char *progname)
 	printf("  -n, --dry-run             read and check the source, report what would move, write nothing\n");
 	printf("      --resume              continue copies that an earlier run did not finish\n");
 	printf("      --replace             drop target collections of the same name and copy again\n");
+	printf("      --catch-up            bring collections copied before up to date: copy only what changed\n");
 	printf("      --verify              compare every copied record with the source, and k-NN answers\n");
 	printf("      --verify-queries=N    k-NN queries of --verify per collection (default 20)\n");
 	printf("      --maintenance-work-mem=SIZE  for building the HNSW indexes (default 1GB)\n");
@@ -114,6 +116,7 @@ main(int argc, char **argv)
 		{"verify", no_argument, NULL, 5},
 		{"verify-queries", required_argument, NULL, 6},
 		{"maintenance-work-mem", required_argument, NULL, 7},
+		{"catch-up", no_argument, NULL, 8},
 		{"help", no_argument, NULL, '?'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -133,6 +136,7 @@ main(int argc, char **argv)
 	int64_t		total_records = 0;
 	int64_t		total_differences = 0;
 	int			copied = 0;
+	int			caught_up = 0;
 	MigrateBatch batch;
 
 	pg_logging_init(argv[0]);
@@ -192,6 +196,9 @@ main(int argc, char **argv)
 			case 7:
 				opts.maintenance_work_mem = optarg;
 				break;
+			case 8:
+				opts.catch_up = true;
+				break;
 			default:
 				pg_log_error_hint("Try \"%s --help\" for more information.", progname);
 				exit(1);
@@ -212,6 +219,10 @@ main(int argc, char **argv)
 		pg_fatal("no target given: --to CONNINFO names the PostgreSQL database (or use --dry-run)");
 	if (opts.resume && opts.replace)
 		pg_fatal("--resume and --replace cannot be used together");
+	if (opts.catch_up && opts.replace)
+		pg_fatal("--catch-up and --replace cannot be used together");
+	if (opts.catch_up && opts.dry_run)
+		pg_fatal("--catch-up compares the source with the target, so it cannot be used with --dry-run");
 
 	/* the source: its absolute path is what chroma.migrations records */
 	{
@@ -272,8 +283,20 @@ main(int argc, char **argv)
 			continue;
 		if (!opts.dry_run)
 		{
-			plan = target_prepare(conn, &opts, source, coll, &tgt);
+			if (opts.catch_up)
+				plan = catchup_prepare(conn, &opts, source, coll, &tgt);
+			if (plan != PLAN_CATCHUP)
+				plan = target_prepare(conn, &opts, source, coll, &tgt);
 			done = tgt.records_done;
+		}
+		if (plan == PLAN_CATCHUP)
+		{
+			catchup_collection(src, coll, &tgt, &opts);
+			if (opts.verify)
+				total_differences += verify_collection(src, coll, &tgt, &opts);
+			total_records += coll->records;
+			caught_up++;
+			continue;
 		}
 		if (plan == PLAN_DONE)
 		{
@@ -314,9 +337,12 @@ main(int argc, char **argv)
 	}
 	batch_free(&batch);
 
-	printf("%s %d collections, %lld records in %.1f s; %d skipped%s\n",
-		   opts.dry_run ? "would copy" : "copied", copied, (long long) total_records,
-		   seconds() - t0, nskipped,
+	if (opts.catch_up && opts.ncollections == 0)
+		catchup_report_gone(conn, source, colls, ncolls);
+	printf("%s %d collections%s, %lld records in %.1f s; %d skipped%s\n",
+		   opts.dry_run ? "would copy" : "copied", copied,
+		   opts.catch_up ? psprintf(", caught up %d", caught_up) : "",
+		   (long long) total_records, seconds() - t0, nskipped,
 		   opts.verify ? (total_differences ? "; verify FAILED" : "; verify passed") : "");
 	if (conn)
 		PQfinish(conn);

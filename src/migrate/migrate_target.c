@@ -296,28 +296,65 @@ put_text(PQExpBuffer buf, const char *s)
 	appendBinaryPQExpBuffer(buf, s, strlen(s));
 }
 
-/* one batch: COPY and the checkpoint, in one transaction */
-void
-target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
+/* send a binary COPY's data and check its result */
+static void
+copy_in(PGconn *conn, const char *table, const char *columns, PQExpBuffer buf)
 {
-	PGconn	   *conn = tgt->conn;
-	PQExpBufferData buf;
 	PGresult   *res;
 	char	   *sql;
-	char		done[24];
-	char		pos[24];
-	const char *p[3];
+
+	put_int16(buf, -1);
+	if (PQExpBufferBroken(buf))
+		pg_fatal("out of memory");
+	sql = psprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", table, columns);
+	res = run(conn, sql, 0, NULL, PGRES_COPY_IN);
+	PQclear(res);
+	pg_free(sql);
+	if (PQputCopyData(conn, buf->data, buf->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+		pg_fatal("could not send records: %s", PQerrorMessage(conn));
+	res = PQgetResult(conn);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+
+		pg_log_error("could not copy records into %s: %s", table, PQresultErrorMessage(res));
+		if (detail)
+			pg_log_error_detail("%s", detail);
+		exit(1);
+	}
+	PQclear(res);
+	while ((res = PQgetResult(conn)) != NULL)
+		PQclear(res);
+}
+
+static void
+copy_header(PQExpBuffer buf)
+{
 	static const char header[] = "PGCOPY\n\377\r\n";
 
-	initPQExpBuffer(&buf);
-	appendBinaryPQExpBuffer(&buf, header, 11);
-	put_int32(&buf, 0);			/* flags */
-	put_int32(&buf, 0);			/* header extension */
-	for (int i = 0; i < batch->count; i++)
-	{
-		MigrateRecord *r = &batch->records[i];
+	initPQExpBuffer(buf);
+	appendBinaryPQExpBuffer(buf, header, 11);
+	put_int32(buf, 0);			/* flags */
+	put_int32(buf, 0);			/* header extension */
+}
 
-		put_int16(&buf, 5);
+/*
+ * COPY records into table's columns (id, embedding, document, metadata,
+ * uri), and with_position: their source position into a sixth column, in
+ * the current transaction
+ */
+void
+target_copy_records(PGconn *conn, const char *table, const MigrateRecord *records,
+					int n, bool with_position)
+{
+	PQExpBufferData buf;
+
+	copy_header(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		const MigrateRecord *r = &records[i];
+
+		put_int16(&buf, with_position ? 6 : 5);
 		put_text(&buf, r->id);
 		/* vector: int16 dim, int16 unused, float4 elements, big-endian */
 		put_int32(&buf, 4 + 4 * r->dim);
@@ -341,33 +378,47 @@ target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 			appendBinaryPQExpBuffer(&buf, r->metadata, strlen(r->metadata));
 		}
 		put_text(&buf, r->uri);
+		if (with_position)
+		{
+			uint64_t	pos = (uint64_t) r->position;
+
+			put_int32(&buf, 8);
+			put_int32(&buf, (int32_t) (pos >> 32));
+			put_int32(&buf, (int32_t) pos);
+		}
 	}
-	put_int16(&buf, -1);
-	if (PQExpBufferBroken(&buf))
-		pg_fatal("out of memory");
+	copy_in(conn, table, with_position ? "id, embedding, document, metadata, uri, position" :
+			"id, embedding, document, metadata, uri", &buf);
+	termPQExpBuffer(&buf);
+}
+
+/* COPY ids into table's column id, in the current transaction */
+void
+target_copy_ids(PGconn *conn, const char *table, const char *const *ids, int n)
+{
+	PQExpBufferData buf;
+
+	copy_header(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		put_int16(&buf, 1);
+		put_text(&buf, ids[i]);
+	}
+	copy_in(conn, table, "id", &buf);
+	termPQExpBuffer(&buf);
+}
+
+/* one batch: COPY and the checkpoint, in one transaction */
+void
+target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
+{
+	PGconn	   *conn = tgt->conn;
+	char		done[24];
+	char		pos[24];
+	const char *p[3];
 
 	target_run(conn, "BEGIN", 0, NULL);
-	sql = psprintf("COPY %s (id, embedding, document, metadata, uri) FROM STDIN (FORMAT binary)",
-				   tgt->table);
-	res = run(conn, sql, 0, NULL, PGRES_COPY_IN);
-	PQclear(res);
-	pg_free(sql);
-	if (PQputCopyData(conn, buf.data, buf.len) != 1 || PQputCopyEnd(conn, NULL) != 1)
-		pg_fatal("could not send records: %s", PQerrorMessage(conn));
-	termPQExpBuffer(&buf);
-	res = PQgetResult(conn);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
-
-		pg_log_error("could not copy records into %s: %s", tgt->table, PQresultErrorMessage(res));
-		if (detail)
-			pg_log_error_detail("%s", detail);
-		exit(1);
-	}
-	PQclear(res);
-	while ((res = PQgetResult(conn)) != NULL)
-		PQclear(res);
+	target_copy_records(conn, tgt->table, batch->records, batch->count, false);
 
 	tgt->records_done += batch->count;
 	tgt->position = batch->records[batch->count - 1].position;

@@ -29,22 +29,6 @@
 #define VERIFY_K		10
 #define MAX_REPORTED	10
 
-typedef struct CopyReader
-{
-	PGconn	   *conn;
-	char	   *buf;			/* the current row, from PQgetCopyData */
-	int			len;
-	bool		header_seen;
-} CopyReader;
-
-/* a row of the target, pointing into the reader's buffer */
-typedef struct TargetRow
-{
-	int			nfields;
-	const char *field[5];
-	int			flen[5];		/* -1: NULL */
-} TargetRow;
-
 static int64_t differences;
 
 static void
@@ -54,64 +38,6 @@ difference(const MigrateCollection *coll, const char *fmt, const char *id, const
 	if (differences <= MAX_REPORTED)
 		pg_log_error("verify: collection \"%s\": record \"%s\": %s%s", coll->name, id, fmt,
 					 more ? more : "");
-}
-
-static uint32_t
-get32(const char *p)
-{
-	uint32_t	v;
-
-	memcpy(&v, p, 4);
-	return ntohl(v);
-}
-
-/* the next row of a binary COPY out; false at its end */
-static bool
-read_row(CopyReader *rd, TargetRow *row)
-{
-	const char *p;
-	const char *end;
-
-	if (rd->buf)
-		PQfreemem(rd->buf);
-	rd->buf = NULL;
-	rd->len = PQgetCopyData(rd->conn, &rd->buf, 0);
-	if (rd->len == -1)
-		return false;
-	if (rd->len < 0)
-		pg_fatal("could not read the target's records: %s", PQerrorMessage(rd->conn));
-	p = rd->buf;
-	end = rd->buf + rd->len;
-	if (!rd->header_seen)
-	{
-		if (rd->len < 19 || memcmp(p, "PGCOPY\n\377\r\n", 11) != 0)
-			pg_fatal("unexpected binary COPY header from the target");
-		p += 19 + get32(p + 15);
-		rd->header_seen = true;
-	}
-	if (end - p < 2)
-		pg_fatal("short binary COPY row from the target");
-	row->nfields = (int16_t) ntohs(*(const uint16_t *) p);
-	p += 2;
-	if (row->nfields == -1)
-		return false;
-	if (row->nfields != 5)
-		pg_fatal("binary COPY row with %d fields from the target", row->nfields);
-	for (int i = 0; i < 5; i++)
-	{
-		if (end - p < 4)
-			pg_fatal("short binary COPY row from the target");
-		row->flen[i] = (int32_t) get32(p);
-		p += 4;
-		row->field[i] = p;
-		if (row->flen[i] > 0)
-		{
-			if (end - p < row->flen[i])
-				pg_fatal("short binary COPY row from the target");
-			p += row->flen[i];
-		}
-	}
-	return true;
 }
 
 static bool
@@ -286,8 +212,6 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 	MigrateBatch batch;
 	CopyReader	rd = {0};
 	TargetRow	row;
-	PGresult   *res;
-	char	   *sql;
 	int64_t		seen = 0;
 	bool		target_more = true;
 	int			nq = opts->verify_queries;
@@ -304,14 +228,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 	batch_init(&batch, opts->batch);
 
 	/* pass 1: record by record */
-	sql = psprintf("COPY (SELECT id, embedding, document, metadata, uri FROM %s ORDER BY seq) "
-				   "TO STDOUT (FORMAT binary)", tgt->table);
-	res = PQexec(tgt->conn, sql);
-	if (PQresultStatus(res) != PGRES_COPY_OUT)
-		pg_fatal("verify: could not read %s: %s", tgt->table, PQresultErrorMessage(res));
-	PQclear(res);
-	pg_free(sql);
-	rd.conn = tgt->conn;
+	copyout_start(&rd, tgt->conn, tgt->table);
 
 	cur = source_records(src, coll, 0);
 	while (source_next_batch(cur, &batch, opts->batch))
@@ -328,7 +245,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 			}
 			seen++;
 			if (target_more)
-				target_more = read_row(&rd, &row);
+				target_more = copyout_next(&rd, &row);
 			if (!target_more)
 			{
 				difference(coll, "missing from the target", r->id, NULL);
@@ -354,7 +271,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 					uint32_t	u;
 
 					memcpy(&u, &r->embedding[d], 4);
-					if (get32(row.field[1] + 4 + 4 * d) != u)
+					if (copyout_get32(row.field[1] + 4 + 4 * d) != u)
 					{
 						difference(coll, "vector differs", r->id, NULL);
 						break;
@@ -372,7 +289,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 	source_cursor_close(cur);
 	if (target_more)
 	{
-		while (read_row(&rd, &row))
+		while (copyout_next(&rd, &row))
 		{
 			char	   *id = pnstrdup(row.field[0], row.flen[0] > 0 ? row.flen[0] : 0);
 
@@ -380,13 +297,7 @@ verify_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tg
 			pg_free(id);
 		}
 	}
-	/* the COPY ends when PQgetCopyData says so, after the trailer */
-	if (rd.buf)
-		PQfreemem(rd.buf);
-	while (PQgetCopyData(tgt->conn, &rd.buf, 0) >= 0)
-		PQfreemem(rd.buf);
-	while ((res = PQgetResult(tgt->conn)) != NULL)
-		PQclear(res);
+	copyout_end(&rd);
 
 	/* pass 2: the exact neighbours of the sample, from the source */
 	if (have_q > 0 && dim > 0)

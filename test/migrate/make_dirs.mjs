@@ -2,6 +2,7 @@
 // of vecq-migrate, and what the server answered about them.
 //
 //   node make_dirs.mjs OUTDIR [--port P] [--only NAME[,NAME...]] [--keep-logs]
+//   node make_dirs.mjs OUTDIR --changes [--port P] [--only NAME[,NAME...]]
 //
 // For each scenario (history, tenants, spaces, flushed, empty) it starts
 // the pinned server (chromadb 3.0.9's "chroma run", bindings 1.0.1) on
@@ -16,6 +17,13 @@
 // first ones (compare.mjs), and every query answer is checked against a
 // brute-force search over the recorded embeddings, so a copy that answers
 // exactly answers the same.
+//
+// With --changes it takes directories it made before (history, tenants,
+// flushed) and changes them in place through a server -- records added,
+// updated, upserted, deleted, deleted and added again, a collection renamed,
+// one that gets its first records, new ones, enough new records to flush
+// the HNSW files again -- and writes expected.json anew: what the tests of
+// vecq-migrate --catch-up compare with.
 //
 // The data comes from a seeded generator: the same records every run.
 // Collection ids (uuids the server makes) and timestamps differ.
@@ -45,6 +53,7 @@ const OUTDIR = path.resolve(positional[0]);
 const PORT = Number(opt("--port", "18234"));
 const ONLY = opt("--only", null);
 const KEEP_LOGS = args.includes("--keep-logs");
+const CHANGES_MODE = args.includes("--changes");
 if (!(PORT >= 1 && PORT < 65536)) throw new Error("bad --port");
 
 const GET_INCLUDE = ["documents", "metadatas", "embeddings", "uris"];
@@ -455,6 +464,74 @@ async function empty(ctx) {
 
 const SCENARIOS = { history, tenants, spaces, flushed, empty };
 
+// ---- changes to directories made before (--changes) ---------------------------------
+
+const getColl = (ctx, name, tenant, database) => ctx.client(tenant, database).getCollection({ name, embeddingFunction: noEmbed });
+
+async function historyChanges(ctx) {
+	const R = rng(5005);
+	const dim = 6;
+	const N = (t) => new Num(t);
+	const col = await getColl(ctx, "history");
+	await col.add({
+		ids: ["c-new-0", "c-new-1", "c-new-2", "c-new-3", "c-new-4"],
+		embeddings: Array.from({ length: 5 }, () => R.vec(dim)),
+		metadatas: Array.from({ length: 5 }, (_, i) => ({ grp: "a", phase: 2, n: 200 + i })),
+		documents: Array.from({ length: 5 }, (_, i) => `added after the first copy ${i}`),
+	});
+	await col.update({ ids: ["h010"], metadatas: [{ changed: 2, grp: null }] });
+	await col.update({ ids: ["h011"], documents: ["h011 changed after the copy"], embeddings: [R.vec(dim)] });
+	await col.update({ ids: ["h012"], embeddings: [R.vec(dim)] });
+	// h013 was deleted before the copy: an upsert adds it again
+	await col.upsert({ ids: ["h013", "h015"], embeddings: [R.vec(dim), R.vec(dim)], metadatas: [{ back: true }, { upserted: 2 }], documents: ["h013 is back", "h015 upserted"] });
+	await ctx.rawWrite(col, "update", { ids: ["typed-3"], metadatas: [{ only_float: N("200.0"), now_int: N("5") }] });
+	await col.delete({ ids: ["h016", "h017"] });
+	// deleted and added again: it moves to the end of get's order
+	await col.delete({ ids: ["h001"] });
+	await col.add({ ids: ["h001"], embeddings: [R.vec(dim)], documents: ["h001 added again"] });
+	await col.modify({ metadata: { scenario: "history", phase: 2 } });
+	ctx.filtered("default_tenant", "default_database", "history", { where: { grp: "a" } }, { where: { phase: 2 } });
+}
+
+async function tenantsChanges(ctx) {
+	const R = rng(6006);
+	await (await getColl(ctx, "shared", "acme", "staging")).modify({ name: "shared_renamed" });
+	// the empty collection gets its first records, so its dimension
+	const nothing = await getColl(ctx, "nothing_here", "acme", "staging");
+	await nothing.add({ ids: ["n1", "n2", "n3"], embeddings: [R.vec(3), R.vec(3), R.vec(3)], documents: ["first", "second", "third"] });
+	await ctx.admin.createDatabase({ name: "new_db", tenant: "acme" });
+	const fresh = await ctx.create("brand_new", { tenant: "acme", database: "new_db", configuration: { hnsw: { space: "ip" } } });
+	await fresh.add({ ids: ["b1", "b2"], embeddings: [R.vec(2), R.vec(2)], metadatas: [{ k: 1 }, { k: 2 }] });
+	const prod = await getColl(ctx, "shared", "acme", "prod");
+	await prod.delete({ ids: ["acme-prod-0", "acme-prod-11"] });
+	await prod.update({ ids: ["acme-prod-5"], metadatas: [{ where: "changed" }] });
+	ctx.databases.push(["default_tenant", "default_database"], ["acme", "prod"], ["acme", "staging"], ["acme", "empty_db"], ["acme", "new_db"],
+		["globex-corp", "main"], ["default_tenant", "extra_db"]);
+	ctx.tenants = ["default_tenant", "acme", "globex-corp", "no_databases_tenant"];
+}
+
+async function flushedChanges(ctx) {
+	const R = rng(7007);
+	const l2 = await getColl(ctx, "flushed_l2");
+	const recs = { ids: [], embeddings: [], metadatas: [], documents: [] };
+	for (let i = 0; i < 1200; i++) {
+		recs.ids.push(`p${String(i).padStart(5, "0")}`);
+		recs.embeddings.push(R.vec(32));
+		recs.metadatas.push({ bucket: i % 50, parity: i % 2 ? "odd" : "even", phase: 2 });
+		recs.documents.push(`phase two record ${i}`);
+	}
+	await addBatches(l2, recs, 300);
+	const old = Array.from({ length: 20 }, (_, i) => `f${String(2000 + i * 11).padStart(5, "0")}`);
+	await l2.update({ ids: old, embeddings: old.map(() => R.vec(32)), metadatas: old.map(() => ({ phase: 2 })) });
+	await l2.delete({ ids: Array.from({ length: 30 }, (_, i) => `f${String(300 + i * 13).padStart(5, "0")}`) });
+	const cos = await getColl(ctx, "flushed_cosine");
+	await cos.delete({ ids: ["f00002"] });
+	await cos.add({ ids: ["f00002"], embeddings: [R.vec(8)], documents: ["f00002 again"] });
+	ctx.filtered("default_tenant", "default_database", "flushed_l2", { where: { phase: 2 } });
+}
+
+const CHANGES = { history: historyChanges, tenants: tenantsChanges, flushed: flushedChanges };
+
 // ---- capture ------------------------------------------------------------------------
 
 function whereMatch(w, m) {
@@ -632,8 +709,9 @@ function du(dir) {
 // ---- main -------------------------------------------------------------------------------
 
 async function main() {
-	const names = ONLY ? ONLY.split(",") : Object.keys(SCENARIOS);
-	for (const n of names) if (!SCENARIOS[n]) throw new Error(`no scenario ${n}; there are ${Object.keys(SCENARIOS).join(", ")}`);
+	const table = CHANGES_MODE ? CHANGES : SCENARIOS;
+	const names = ONLY ? ONLY.split(",") : Object.keys(table);
+	for (const n of names) if (!table[n]) throw new Error(`no scenario ${n}; there are ${Object.keys(table).join(", ")}`);
 	fs.mkdirSync(OUTDIR, { recursive: true });
 	const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "vecq-chromadirs-"));
 	const pkg = JSON.parse(fs.readFileSync(path.join(HERE, "package.json"), "utf8")).dependencies;
@@ -642,8 +720,12 @@ async function main() {
 	for (const name of names) {
 		const t0 = Date.now();
 		const dir = path.join(OUTDIR, name);
-		fs.rmSync(dir, { recursive: true, force: true });
-		fs.mkdirSync(dir);
+		if (CHANGES_MODE) {
+			if (!fs.existsSync(path.join(dir, "chroma.sqlite3"))) throw new Error(`--changes: ${dir} has no chroma.sqlite3`);
+		} else {
+			fs.rmSync(dir, { recursive: true, force: true });
+			fs.mkdirSync(dir);
+		}
 		const logFile = path.join(tmp, `${name}.server.log`);
 		let server = await startServer(dir, PORT, logFile);
 		let first;
@@ -651,7 +733,7 @@ async function main() {
 		let version;
 		try {
 			ctx = new Ctx(PORT);
-			await SCENARIOS[name](ctx);
+			await table[name](ctx);
 			const pairs = ctx.databases.length ? ctx.databases : [["default_tenant", "default_database"]];
 			first = await capture(ctx, pairs, seeds[name]);
 			version = await ctx.raw.req("GET", "/version");
@@ -673,8 +755,8 @@ async function main() {
 		const problems = verify(first, again);
 		const expected = {
 			format: "vecq-migrate expected answers, version 1",
-			scenario: name,
-			made_by: "test/migrate/make_dirs.mjs",
+			scenario: CHANGES_MODE ? `${name}, changed` : name,
+			made_by: "test/migrate/make_dirs.mjs" + (CHANGES_MODE ? " --changes" : ""),
 			chroma: {
 				server_version: version,
 				npm: `chromadb@${pkg.chromadb} chromadb-js-bindings-linux-x64-gnu@${pkg["chromadb-js-bindings-linux-x64-gnu"]}`,

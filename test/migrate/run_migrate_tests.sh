@@ -15,7 +15,14 @@
 #  3. a copy killed after some batches is resumed (--resume) and verified;
 #     a second run refuses, --replace copies again;
 #  4. damaged sources (a truncated chroma.sqlite3, an unknown schema, a
-#     damaged pickle) fail with a message naming the file, and write nothing.
+#     damaged pickle) fail with a message naming the file, and write nothing;
+#  5. --catch-up: the directories of 1 are changed in place by the server
+#     (make_dirs.mjs --changes: adds, updates, upserts, deletes, a record
+#     deleted and added again, a renamed collection, new ones, a flush),
+#     a write made in Postgres meanwhile is undone, and a second run of
+#     vecq-migrate --catch-up --verify writes exactly what changed: its
+#     counts are checked, and check_migrated compares vecq's answers with
+#     the server's new ones; a third run finds nothing to do.
 #
 # Prints one line per check and "N passed, N failed"; exits non-zero on
 # any failure.
@@ -136,6 +143,8 @@ check "killed copy: table holds exactly the checkpointed records" \
 	test "$(sql m_resume "SELECT count(*) FROM chroma_records.\"$(sql m_resume 'SELECT collection FROM chroma.migrations')\"")" = "$done_before"
 check "a new run without --resume refuses" \
 	bash -c "! '$MIGRATE' --from '$src' --to '$(conn m_resume)' --collections flushed_l2 >/dev/null 2>'$TMP/r2.err' && grep -q -- '--resume' '$TMP/r2.err'"
+check "--catch-up refuses an unfinished copy, pointing to --resume" \
+	bash -c "! '$MIGRATE' --from '$src' --to '$(conn m_resume)' --collections flushed_l2 --catch-up >/dev/null 2>'$TMP/r2c.err' && grep -q 'Run with --resume to finish it' '$TMP/r2c.err'"
 check "--resume finishes and --verify passes" \
 	"$MIGRATE" --from "$src" --to "$(conn m_resume)" --collections flushed_l2 --resume --verify 2>/dev/null \
 	>"$TMP/r3.out"
@@ -170,6 +179,60 @@ check "damaged sources wrote no records" \
 	test "$(sql m_bad "SELECT count(*) FROM chroma.migrations WHERE records_done > 0")" = 0
 check "--dry-run writes nothing" \
 	bash -c "'$MIGRATE' --from '$TMP/dirs/spaces' --dry-run >/dev/null 2>&1 && [ \$(psql -X -At -d m_bad -c 'SELECT count(*) FROM chroma.collections') = 0 ]"
+
+# 5. catch-up after changes on the server
+if node make_dirs.mjs "$TMP/dirs" --changes --only history,tenants,flushed \
+	--port "${CHROMA_PORT:-18241}" >"$TMP/changes.log" 2>&1; then
+	ok "make_dirs.mjs --changes changed history, tenants, flushed"
+else
+	fail "make_dirs.mjs --changes"; tail -20 "$TMP/changes.log"
+fi
+# a write in Postgres since the copy: undone by the catch-up
+sql m_tenants "SET chroma.tenant = 'acme'; SET chroma.database = 'prod';
+	SELECT chroma.delete('shared', ids => '{acme-prod-10}');
+	SELECT chroma.add('shared', '{stray}', ARRAY['[1,2,3,4]']::vector[])" >/dev/null
+for s in history tenants flushed; do
+	if "$MIGRATE" --from "$TMP/dirs/$s" --to "$(conn "m_$s")" --catch-up --verify --batch 700 \
+		>"$TMP/cu_$s.out" 2>"$TMP/cu_$s.err"; then
+		ok "$s: caught up, verify passed ($(tail -n 1 "$TMP/cu_$s.out"))"
+	else
+		fail "$s: vecq-migrate --catch-up"; grep -v '^{"event' "$TMP/cu_$s.err" | tail -5
+	fi
+	if node check_migrated.mjs "$TMP/dirs/$s/expected.json" "$(conn "m_$s")" >"$TMP/cu_$s.check" 2>&1; then
+		ok "$s: after catch-up vecq answers as the changed server did ($(tail -n 1 "$TMP/cu_$s.check"))"
+	else
+		fail "$s: check_migrated after catch-up"; grep -v '^ok' "$TMP/cu_$s.check" | tail -8
+	fi
+done
+caught() { grep -F "collection $2: " "$TMP/cu_$1.out" | grep -v '^  ' | tail -n 1 | sed 's/ in [0-9.]* s:/:/'; }
+check "history: 6 added, 5 updated, 2 deleted, h001 moved to the end" \
+	test "$(caught history default_tenant/default_database/history)" = \
+	"collection default_tenant/default_database/history: caught up: 6 added, 5 updated, 2 deleted, 1 moved to the end, 32 unchanged"
+check "flushed_l2: 1200 added (a new flush), 20 updated, 29 deleted" \
+	test "$(caught flushed default_tenant/default_database/flushed_l2)" = \
+	"collection default_tenant/default_database/flushed_l2: caught up: 1200 added, 20 updated, 29 deleted, 0 moved to the end, 2883 unchanged"
+check "flushed_cosine: the record deleted and added again moved" \
+	test "$(caught flushed default_tenant/default_database/flushed_cosine)" = \
+	"collection default_tenant/default_database/flushed_cosine: caught up: 0 added, 0 updated, 0 deleted, 1 moved to the end, 1096 unchanged"
+check "flushed_twice: unchanged log position, no record read" \
+	test "$(caught flushed default_tenant/default_database/flushed_twice)" = \
+	"collection default_tenant/default_database/flushed_twice: no records changed since the last copy (log position 6290, 1993 records)"
+check "acme/prod/shared: the write made in Postgres undone" \
+	test "$(caught tenants acme/prod/shared)" = \
+	"collection acme/prod/shared: caught up: 1 added, 1 updated, 3 deleted, 0 moved to the end, 8 unchanged"
+check "the renamed collection renamed, the empty one filled, the new one copied" \
+	bash -c "grep -q 'acme/staging/shared_renamed: renamed from \"shared\"' '$TMP/cu_tenants.out' &&
+		grep -q 'acme/staging/nothing_here: caught up: 3 added' <(sed 's/ in [0-9.]* s:/:/' '$TMP/cu_tenants.out') &&
+		grep -q 'acme/new_db/brand_new: 2 records, 2 dimensions, space ip' '$TMP/cu_tenants.out'"
+check "nothing_here: its HNSW index built once its dimension is known" \
+	test "$(sql m_tenants "SELECT count(*) FROM pg_indexes i JOIN chroma.collections c ON i.tablename = c.id::text WHERE c.name = 'nothing_here' AND i.indexdef LIKE '%USING hnsw%'")" = 1
+for s in history tenants flushed; do
+	"$MIGRATE" --from "$TMP/dirs/$s" --to "$(conn "m_$s")" --catch-up >"$TMP/cu2_$s.out" 2>/dev/null
+	check "$s: a second catch-up finds nothing to do" \
+		bash -c "! grep -q 'caught up in' '$TMP/cu2_$s.out' && grep -q '^copied 0 collections' '$TMP/cu2_$s.out'"
+done
+check "--catch-up and --replace together are refused" \
+	bash -c "! '$MIGRATE' --from '$TMP/dirs/history' --to '$(conn m_history)' --catch-up --replace >/dev/null 2>'$TMP/cr.err' && grep -q 'cannot be used together' '$TMP/cr.err'"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]
