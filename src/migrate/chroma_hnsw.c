@@ -39,6 +39,9 @@
 #define HNSW_DELETE_BYTE 2
 #define HNSW_DELETE_MARK 0x01
 
+static int	report(char *err, size_t errlen, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+
 static int
 report(char *err, size_t errlen, const char *fmt,...)
 {

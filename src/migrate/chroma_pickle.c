@@ -182,6 +182,9 @@ static const char *const kind_names[] = {
 	"dict", "class", "object"
 };
 
+static int	report(char *err, size_t errlen, size_t pos, const char *fmt,...)
+			__attribute__((format(printf, 4, 5)));
+
 /*
  * Write "<message> at byte <pos>" into err; return -1.
  */

@@ -28,6 +28,9 @@
 
 #include "libpq-fe.h"
 
+/* the most dimensions vecq's vector type takes (VECQ_MAX_DIM) */
+#define MIGRATE_MAX_DIM 16000
+
 /* a database of the source (tenants without databases: name NULL) */
 typedef struct MigrateDatabase
 {

@@ -125,6 +125,7 @@ static bool persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch,
 							   int max_records);
 static void persist_cursor_close(MigrateCursor *cursor);
 static void persist_close(MigrateSource *source);
+static int	queue_vector(PersistCursor *cur, int64_t seq, const char *id, float *out, int dim);
 
 static const MigrateSourceMethods persist_methods = {
 	.describe = persist_describe,
@@ -943,6 +944,27 @@ replay_log(PersistCursor *cur)
 		c->source_seq = last;
 }
 
+/*
+ * Read every logged vector that a live record takes, so that a bad one
+ * stops the run while the preflight opens the cursors, before anything is
+ * written (the HNSW files' vectors are checked as they are mapped)
+ */
+static void
+check_log_vectors(PersistCursor *cur)
+{
+	int			dim = cur->coll->dimension;
+	float	   *v = pg_malloc(sizeof(float) * MIGRATE_MAX_DIM);
+
+	for (size_t i = 0; i < cur->vectors.size; i++)
+	{
+		VectorRef  *r = &cur->vectors.slots[i];
+
+		if (r->id && r->exists && r->seq > 0)
+			queue_vector(cur, r->seq, r->id, v, dim);
+	}
+	pg_free(v);
+}
+
 static MigrateCursor *
 persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_position)
 {
@@ -978,6 +1000,7 @@ persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_po
 							  "FROM embedding_metadata_array WHERE id BETWEEN ?1 AND ?2 "
 							  "ORDER BY id, key, rowid");
 	cur->queue_vector = prepare(src, "SELECT vector, encoding FROM embeddings_queue WHERE seq_id = ?1");
+	check_log_vectors(cur);
 	return &cur->base;
 }
 
@@ -1003,6 +1026,9 @@ queue_vector(PersistCursor *cur, int64_t seq, const char *id, float *out, int di
 		pg_fatal("%s: the vector of record \"%s\" (log entry %lld) has %d bytes, not a multiple of 4",
 				 src->dbpath, id, (long long) seq, n);
 	count = n / 4;
+	if (count > MIGRATE_MAX_DIM)
+		pg_fatal("%s: record \"%s\" (log entry %lld) has %d dimensions; vecq's vector type takes at most %d",
+				 src->dbpath, id, (long long) seq, count, MIGRATE_MAX_DIM);
 	if (dim > 0 && count != dim)
 		pg_fatal("%s: record \"%s\" (log entry %lld) has %d dimensions, but its collection \"%s\" has %d",
 				 src->dbpath, id, (long long) seq, count, cur->coll->name, dim);
@@ -1101,7 +1127,7 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 		if (v->seq > 0)
 		{
 			if (cur->scratch == NULL)
-				cur->scratch = pg_malloc(sizeof(float) * 65536);
+				cur->scratch = pg_malloc(sizeof(float) * MIGRATE_MAX_DIM);
 			dim = queue_vector(cur, v->seq, r->id, cur->scratch, dim);
 			r->embedding = batch_alloc(batch, sizeof(float) * dim);
 			memcpy(r->embedding, cur->scratch, sizeof(float) * dim);

@@ -15,7 +15,9 @@
 #  3. a copy killed after some batches is resumed (--resume) and verified;
 #     a second run refuses, --replace copies again;
 #  4. damaged sources (a truncated chroma.sqlite3, an unknown schema, a
-#     damaged pickle) fail with a message naming the file, and write nothing;
+#     damaged pickle, a truncated data_level0.bin, vectors of another
+#     dimension in the HNSW files or the log) fail with a message naming
+#     the file and what is wrong, and write nothing;
 #  5. --catch-up: the directories of 1 are changed in place by the server
 #     (make_dirs.mjs --changes: adds, updates, upserts, deletes, a record
 #     deleted and added again, a renamed collection, new ones, a flush),
@@ -132,7 +134,8 @@ src="$TMP/dirs/flushed"
 	>"$TMP/r1.out" 2>"$TMP/r1.err" &
 pid=$!
 for _ in $(seq 1 200); do
-	[ "$(grep -c '"event":"batch"' "$TMP/r1.err" 2>/dev/null)" -ge 5 ] && break
+	n=$(grep -c '"event":"batch"' "$TMP/r1.err" 2>/dev/null)
+	[ "${n:-0}" -ge 5 ] && break
 	sleep 0.05
 done
 kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
@@ -175,6 +178,23 @@ pk=$(find "$TMP/bad3" -name index_metadata.pickle | head -n 1)
 printf '\x80\x03}q\x00(X' >"$pk"
 check "damaged index_metadata.pickle: error names it" \
 	bash -c "! '$MIGRATE' --from '$TMP/bad3' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b3.err' && grep -q 'index_metadata.pickle' '$TMP/b3.err'"
+mkdir -p "$TMP/bad4" "$TMP/bad5" "$TMP/bad6"
+cp -r "$TMP/dirs/flushed/." "$TMP/bad4/"
+dl=$(find "$TMP/bad4" -name data_level0.bin -size +100k | head -n 1)
+truncate -s 50000 "$dl"
+check "truncated data_level0.bin: error names it" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad4' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b4.err' && grep -q 'data_level0.bin' '$TMP/b4.err'"
+cp -r "$TMP/dirs/flushed/." "$TMP/bad5/"
+sqlite3 "$TMP/bad5/chroma.sqlite3" "UPDATE collections SET dimension = 31 WHERE name = 'flushed_l2'"
+check "HNSW vectors of another dimension than the collection's: refused" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad5' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b5.err' && grep -q 'header.bin: vectors of 32 dimensions, but collection \"flushed_l2\" has 31' '$TMP/b5.err'"
+cp -r "$TMP/dirs/history/." "$TMP/bad6/"
+sqlite3 "$TMP/bad6/chroma.sqlite3" "UPDATE embeddings_queue SET vector = X'0000803F' WHERE id = 'h000'"
+check "a logged vector of another dimension: refused, naming the record" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad6' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b6.err' && grep -q 'chroma.sqlite3: record \"h000\" (log entry [0-9]*) has 1 dimensions, but its collection \"history\" has 6' '$TMP/b6.err'"
+sqlite3 "$TMP/bad6/chroma.sqlite3" "UPDATE embeddings_queue SET vector = X'00000000000000' WHERE id = 'h000'"
+check "a logged vector of 7 bytes: refused" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad6' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b7.err' && grep -q 'has 7 bytes, not a multiple of 4' '$TMP/b7.err'"
 check "damaged sources wrote no records" \
 	test "$(sql m_bad "SELECT count(*) FROM chroma.migrations WHERE records_done > 0")" = 0
 check "--dry-run writes nothing" \
