@@ -101,6 +101,18 @@ typedef struct MigrateSourceMethods
 							   int max_records);
 	void		(*cursor_close) (MigrateCursor *cur);
 	void		(*close) (MigrateSource *src);
+
+	/*
+	 * Optional (NULL: not offered), for --catch-up: the ids the source's log
+	 * touched after a log position (false: the log no longer holds all of
+	 * it); a cursor over just some ids' records; a cursor over every
+	 * record's id and position only (records with no vector, no metadata)
+	 */
+	bool		(*changed_ids) (MigrateSource *src, MigrateCollection *coll,
+								int64_t since_seq, char ***ids, int *n);
+	MigrateCursor *(*records_with_ids) (MigrateSource *src, MigrateCollection *coll,
+										char **ids, int n);
+	MigrateCursor *(*ids) (MigrateSource *src, MigrateCollection *coll);
 } MigrateSourceMethods;
 
 struct MigrateSource

@@ -4,27 +4,37 @@
  *	  --catch-up: brings a collection copied before up to date with its
  *	  source, writing only what changed since.
  *
- * For a persist directory, the collection's log position (the last
- * embeddings_queue entry its segments hold) tells first whether anything
- * changed: a collection whose position and count are those of the last
- * copy is left alone without reading a record.  Otherwise, and always for
- * a server (whose API has no log position), the records are compared: the
- * target's rows are read back in seq order and each one's content (vector
- * bits, document, uri, metadata as canonical JSON) is hashed into a map
- * id -> (place, hash); then the source is streamed in its order, and
+ * Three ways, cheapest first:
  *
- *	- an id it has, in the same relative place, with another hash is
- *	  updated in place (its seq, which get orders by, stays);
- *	- an id the target does not have, or one out of place (Chroma puts a
- *	  record that was deleted and added again at the end of its order), is
- *	  added at the end, and so is every id after it in the source's order,
- *	  deleted first where the target has it: from there on the source holds
- *	  only records added since, so the target ends in the same order;
- *	- an id the source no longer has is deleted.
+ *	- a collection whose log position (the last embeddings_queue entry its
+ *	  segments hold) and record count are those of the last copy, and whose
+ *	  copy has that many rows, is left alone without reading a record;
+ *	- a persist directory whose log still holds every entry after the last
+ *	  copy's position (its vector segment was not flushed past it since):
+ *	  only the ids those entries touched are compared (below), with a
+ *	  record's source position telling whether it was added since (past the
+ *	  last position copied: it goes to the end) or changed in place; then
+ *	  the target's ids in seq order must be the source's ids in its order,
+ *	  else the copy was written to in Postgres since, and the work is rolled
+ *	  back to a savepoint and done the third way;
+ *	- everything: the target's rows are read back in seq order and each
+ *	  one's content (vector bits, document, uri, metadata as canonical JSON)
+ *	  is hashed into a map id -> (place, hash); then the source is streamed
+ *	  in its order, and
+ *		. an id it has, in the same relative place, with another hash is
+ *		  updated in place (its seq, which get orders by, stays);
+ *		. an id the target does not have, or one out of place (Chroma puts
+ *		  a record that was deleted and added again at the end of its
+ *		  order), is added at the end, and so is every id after it in the
+ *		  source's order, deleted first where the target has it: from there
+ *		  on the source holds only records added since, so the target ends
+ *		  in the same order;
+ *		. an id the source no longer has is deleted.
  *
- * The shortcut for an unchanged log position trusts that nobody wrote to
- * the copy in Postgres since; it also asks for the same record count there.
- * A full comparison undoes any such writes.
+ * A server's API has no log position: its collections are always compared
+ * the third way.  The first two trust that record contents were not changed
+ * in Postgres since (the ids and their order are checked); the third undoes
+ * any such writes.
  *
  * Changes are staged in temporary tables by binary COPY while the source
  * streams, then applied in the same transaction with three statements,
@@ -371,34 +381,310 @@ catchup_catalog(PGconn *conn, MigrateCollection *coll, MigrateTarget *tgt)
 	pg_free(have);
 }
 
+/* what a catch-up did to a collection */
+typedef struct CatchupCounts
+{
+	int64_t		added;
+	int64_t		updated;
+	int64_t		moved;
+	int64_t		deleted;
+	int64_t		source;			/* records the source gave */
+	int64_t		last_position;	/* the source position of the last one */
+} CatchupCounts;
+
+/* the staging tables of one catch-up, dropped at its commit */
+static void
+create_stage(PGconn *conn, const char *table)
+{
+	char	   *sql;
+
+	sql = psprintf("CREATE TEMP TABLE vecq_catchup_update ON COMMIT DROP AS "
+				   "SELECT id, embedding, document, metadata, uri FROM %s WITH NO DATA",
+				   table);
+	target_run(conn, sql, 0, NULL);
+	pg_free(sql);
+	sql = psprintf("CREATE TEMP TABLE vecq_catchup_append ON COMMIT DROP AS "
+				   "SELECT id, embedding, document, metadata, uri, 0::bigint AS position "
+				   "FROM %s WITH NO DATA", table);
+	target_run(conn, sql, 0, NULL);
+	pg_free(sql);
+	target_run(conn, "CREATE TEMP TABLE vecq_catchup_delete (id text) ON COMMIT DROP", 0, NULL);
+}
+
+static void
+flush_stage(PGconn *conn, Staged *updates, Staged *appends)
+{
+	if (updates->count > 0)
+		target_copy_records(conn, "vecq_catchup_update", updates->records,
+							updates->count, false);
+	if (appends->count > 0)
+		target_copy_records(conn, "vecq_catchup_append", appends->records,
+							appends->count, true);
+	updates->count = appends->count = 0;
+}
+
+/*
+ * Stage the deletes: the ids of the map the source does not have, and the
+ * moved ones; then apply everything staged to the collection's table
+ */
+static void
+apply_stage(PGconn *conn, const char *table, CatchupMap *map, CatchupCounts *counts)
+{
+	const char **gone;
+	int			ngone = 0;
+	int			cap = 1024;
+	char	   *sql;
+
+	gone = pg_malloc(sizeof(char *) * cap);
+	for (size_t i = 0; i < map->size; i++)
+	{
+		CatchupEntry *e = &map->slots[i];
+
+		if (e->id == NULL || (e->seen && !e->moved))
+			continue;
+		if (!e->seen)
+			counts->deleted++;
+		if (ngone == cap)
+		{
+			target_copy_ids(conn, "vecq_catchup_delete", gone, ngone);
+			ngone = 0;
+		}
+		gone[ngone++] = e->id;
+	}
+	if (ngone > 0)
+		target_copy_ids(conn, "vecq_catchup_delete", gone, ngone);
+	pg_free(gone);
+
+	sql = psprintf("DELETE FROM %s t USING vecq_catchup_delete d WHERE t.id = d.id", table);
+	target_run(conn, sql, 0, NULL);
+	pg_free(sql);
+	sql = psprintf("UPDATE %s t SET embedding = u.embedding, document = u.document, "
+				   "metadata = u.metadata, uri = u.uri "
+				   "FROM vecq_catchup_update u WHERE t.id = u.id", table);
+	target_run(conn, sql, 0, NULL);
+	pg_free(sql);
+	sql = psprintf("INSERT INTO %s (id, embedding, document, metadata, uri) "
+				   "SELECT id, embedding, document, metadata, uri FROM vecq_catchup_append "
+				   "ORDER BY position", table);
+	target_run(conn, sql, 0, NULL);
+	pg_free(sql);
+}
+
+static void
+map_init(CatchupMap *map)
+{
+	memset(map, 0, sizeof(*map));
+	batch_init(&map->strings, 1);
+	map_grow(map);
+}
+
+static void
+map_free(CatchupMap *map)
+{
+	pg_free(map->slots);
+	batch_free(&map->strings);
+}
+
+/*
+ * The whole comparison: every record of the target against every record
+ * of the source (see the top of the file)
+ */
+static void
+diff_all(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
+		 const MigrateOptions *opts, CatchupCounts *counts)
+{
+	PGconn	   *conn = tgt->conn;
+	CatchupMap	map;
+	MigrateCursor *cur;
+	MigrateBatch batch;
+	Staged		updates,
+				appends;
+	int64_t		last_place = 0;
+	bool		out_of_order = false;
+
+	map_init(&map);
+	read_target(conn, tgt->table, &map);
+	create_stage(conn, tgt->table);
+
+	batch_init(&batch, opts->batch);
+	updates.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
+	appends.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
+	updates.count = appends.count = 0;
+	progress_start(coll, 0);
+	cur = source_records(src, coll, 0);
+	while (source_next_batch(cur, &batch, opts->batch))
+	{
+		for (int i = 0; i < batch.count; i++)
+		{
+			MigrateRecord *r = &batch.records[i];
+			CatchupEntry *e = map_slot(&map, r->id, strlen(r->id));
+
+			counts->source++;
+			counts->last_position = r->position;
+			if (e->id == NULL)
+			{
+				out_of_order = true;
+				stage(&appends, r, counts->source);
+				counts->added++;
+				continue;
+			}
+			if (e->seen)
+				pg_fatal("collection \"%s\": the source has the id \"%s\" twice",
+						 coll->name, r->id);
+			e->seen = true;
+			if (out_of_order || e->place < last_place)
+			{
+				out_of_order = true;
+				e->moved = true;
+				stage(&appends, r, counts->source);
+				counts->moved++;
+				continue;
+			}
+			last_place = e->place;
+			if (e->hash != record_hash(r))
+			{
+				stage(&updates, r, r->position);
+				counts->updated++;
+			}
+		}
+		flush_stage(conn, &updates, &appends);
+		progress_batch(coll, counts->source, batch.count);
+	}
+	source_cursor_close(cur);
+	apply_stage(conn, tgt->table, &map, counts);
+	progress_end(coll, counts->source, "caught up");
+
+	pg_free(updates.records);
+	pg_free(appends.records);
+	map_free(&map);
+	batch_free(&batch);
+}
+
+/*
+ * After a logged catch-up: the target's ids in seq order must be the
+ * source's in its order, or the copy was written in Postgres since
+ */
+static bool
+same_ids(MigrateSource *src, MigrateCollection *coll, PGconn *conn, const char *table,
+		 int batch_size, int64_t *last_position)
+{
+	char	   *sql = psprintf("SELECT id FROM %s ORDER BY seq", table);
+	PGresult   *res = PQexec(conn, sql);
+	MigrateCursor *cur;
+	MigrateBatch batch;
+	int			row = 0;
+	bool		same = true;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		pg_fatal("could not read the ids of %s: %s", table, PQresultErrorMessage(res));
+	pg_free(sql);
+	batch_init(&batch, batch_size);
+	cur = src->methods->ids(src, coll);
+	while (same && source_next_batch(cur, &batch, batch_size))
+		for (int i = 0; i < batch.count && same; i++, row++)
+		{
+			same = row < PQntuples(res) &&
+				strcmp(PQgetvalue(res, row, 0), batch.records[i].id) == 0;
+			*last_position = batch.records[i].position;
+		}
+	source_cursor_close(cur);
+	batch_free(&batch);
+	same = same && row == PQntuples(res);
+	PQclear(res);
+	return same;
+}
+
+/*
+ * The comparison of just the records the log touched since the last copy.
+ * A record is new or was added again since when its source position is
+ * past the last one copied (Chroma's positions only grow at the end):
+ * it goes to the end; the others stay in place.  False when the result is
+ * not the source's list of ids (then the caller compares everything).
+ */
+static bool
+diff_logged(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
+			const MigrateOptions *opts, char **ids, int nids, CatchupCounts *counts)
+{
+	PGconn	   *conn = tgt->conn;
+	CatchupMap	map;
+	MigrateCursor *cur;
+	MigrateBatch batch;
+	Staged		updates,
+				appends;
+	char	   *from;
+
+	target_run(conn, "CREATE TEMP TABLE vecq_catchup_ids (id text) ON COMMIT DROP", 0, NULL);
+	for (int i = 0; i < nids; i += 10000)
+		target_copy_ids(conn, "vecq_catchup_ids", (const char *const *) ids + i,
+						nids - i < 10000 ? nids - i : 10000);
+	map_init(&map);
+	from = psprintf("%s JOIN vecq_catchup_ids USING (id)", tgt->table);
+	read_target(conn, from, &map);
+	pg_free(from);
+	create_stage(conn, tgt->table);
+
+	batch_init(&batch, opts->batch);
+	updates.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
+	appends.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
+	updates.count = appends.count = 0;
+	cur = src->methods->records_with_ids(src, coll, ids, nids);
+	while (source_next_batch(cur, &batch, opts->batch))
+	{
+		for (int i = 0; i < batch.count; i++)
+		{
+			MigrateRecord *r = &batch.records[i];
+			CatchupEntry *e = map_slot(&map, r->id, strlen(r->id));
+
+			counts->source++;
+			if (e->id == NULL || r->position > tgt->position)
+			{
+				if (e->id)
+				{
+					e->seen = e->moved = true;
+					counts->moved++;
+				}
+				else
+					counts->added++;
+				stage(&appends, r, r->position);
+				continue;
+			}
+			e->seen = true;
+			if (e->hash != record_hash(r))
+			{
+				stage(&updates, r, r->position);
+				counts->updated++;
+			}
+		}
+		flush_stage(conn, &updates, &appends);
+	}
+	source_cursor_close(cur);
+	apply_stage(conn, tgt->table, &map, counts);
+
+	pg_free(updates.records);
+	pg_free(appends.records);
+	map_free(&map);
+	batch_free(&batch);
+
+	counts->source = coll->records;
+	counts->last_position = tgt->position;
+	return same_ids(src, coll, conn, tgt->table, opts->batch, &counts->last_position);
+}
+
 void
 catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
 				   const MigrateOptions *opts)
 {
 	PGconn	   *conn = tgt->conn;
-	CatchupMap	map = {0};
-	MigrateCursor *cur;
-	MigrateBatch batch;
-	Staged		updates,
-				appends;
-	const char **gone;
-	int			ngone = 0;
-	int			gone_cap = 1024;
-	int64_t		last_place = 0;
-	bool		out_of_order = false;
-	int64_t		n_added = 0,
-				n_updated = 0,
-				n_moved = 0,
-				n_deleted = 0,
-				n_same = 0,
-				n_source = 0,
-				last_position = 0;
+	CatchupCounts counts = {0};
 	double		t0 = now_seconds();
 	char	   *sql;
-	const char *p[5];
+	const char *p[4];
 	char		total[24],
 				seq[24],
 				pos[24];
+	char	  **ids = NULL;
+	int			nids = 0;
+	const char *how = "compared every record";
 
 	target_run(conn, "BEGIN", 0, NULL);
 	sql = psprintf("LOCK TABLE %s IN EXCLUSIVE MODE", tgt->table);
@@ -418,114 +704,34 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
 		return;
 	}
 
-	batch_init(&map.strings, 1);
-	map_grow(&map);
-	read_target(conn, tgt->table, &map);
-
-	sql = psprintf("CREATE TEMP TABLE vecq_catchup_update ON COMMIT DROP AS "
-				   "SELECT id, embedding, document, metadata, uri FROM %s WITH NO DATA",
-				   tgt->table);
-	target_run(conn, sql, 0, NULL);
-	pg_free(sql);
-	sql = psprintf("CREATE TEMP TABLE vecq_catchup_append ON COMMIT DROP AS "
-				   "SELECT id, embedding, document, metadata, uri, 0::bigint AS position "
-				   "FROM %s WITH NO DATA", tgt->table);
-	target_run(conn, sql, 0, NULL);
-	pg_free(sql);
-	target_run(conn, "CREATE TEMP TABLE vecq_catchup_delete (id text) ON COMMIT DROP", 0, NULL);
-
-	batch_init(&batch, opts->batch);
-	updates.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	appends.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	gone = pg_malloc(sizeof(char *) * gone_cap);
-	progress_start(coll, 0);
-	cur = source_records(src, coll, 0);
-	while (source_next_batch(cur, &batch, opts->batch))
+	if (src->methods->changed_ids && src->methods->records_with_ids && src->methods->ids &&
+		coll->source_seq >= 0 && tgt->source_seq >= 0 &&
+		src->methods->changed_ids(src, coll, tgt->source_seq, &ids, &nids))
 	{
-		updates.count = appends.count = 0;
-		for (int i = 0; i < batch.count; i++)
+		target_run(conn, "SAVEPOINT vecq_catchup", 0, NULL);
+		if (diff_logged(src, coll, tgt, opts, ids, nids, &counts))
+			how = psprintf("from the log: %d %s touched after entry %lld", nids,
+						   nids == 1 ? "id" : "ids", (long long) tgt->source_seq);
+		else
 		{
-			MigrateRecord *r = &batch.records[i];
-			CatchupEntry *e = map_slot(&map, r->id, strlen(r->id));
-
-			n_source++;
-			last_position = r->position;
-			if (e->id == NULL)
-			{
-				out_of_order = true;
-				stage(&appends, r, n_source);
-				n_added++;
-				continue;
-			}
-			if (e->seen)
-				pg_fatal("collection \"%s\": the source has the id \"%s\" twice",
-						 coll->name, r->id);
-			e->seen = true;
-			if (out_of_order || e->place < last_place)
-			{
-				out_of_order = true;
-				e->moved = true;
-				stage(&appends, r, n_source);
-				n_moved++;
-				continue;
-			}
-			last_place = e->place;
-			if (e->hash != record_hash(r))
-			{
-				stage(&updates, r, r->position);
-				n_updated++;
-			}
-			else
-				n_same++;
+			target_run(conn, "ROLLBACK TO SAVEPOINT vecq_catchup", 0, NULL);
+			printf("collection %s/%s/%s: the copy was written to in PostgreSQL since; comparing every record\n",
+				   coll->tenant, coll->database, coll->name);
+			memset(&counts, 0, sizeof(counts));
+			diff_all(src, coll, tgt, opts, &counts);
 		}
-		if (updates.count > 0)
-			target_copy_records(conn, "vecq_catchup_update", updates.records,
-								updates.count, false);
-		if (appends.count > 0)
-			target_copy_records(conn, "vecq_catchup_append", appends.records,
-								appends.count, true);
-		progress_batch(coll, n_source, batch.count);
+		for (int i = 0; i < nids; i++)
+			pg_free(ids[i]);
+		pg_free(ids);
 	}
-	source_cursor_close(cur);
-
-	/* what to delete: ids the source does not have, and those moved */
-	for (size_t i = 0; i < map.size; i++)
-	{
-		CatchupEntry *e = &map.slots[i];
-
-		if (e->id == NULL || (e->seen && !e->moved))
-			continue;
-		if (!e->seen)
-			n_deleted++;
-		if (ngone == gone_cap)
-		{
-			target_copy_ids(conn, "vecq_catchup_delete", gone, ngone);
-			ngone = 0;
-		}
-		gone[ngone++] = e->id;
-	}
-	if (ngone > 0)
-		target_copy_ids(conn, "vecq_catchup_delete", gone, ngone);
-
-	sql = psprintf("DELETE FROM %s t USING vecq_catchup_delete d WHERE t.id = d.id", tgt->table);
-	target_run(conn, sql, 0, NULL);
-	pg_free(sql);
-	sql = psprintf("UPDATE %s t SET embedding = u.embedding, document = u.document, "
-				   "metadata = u.metadata, uri = u.uri "
-				   "FROM vecq_catchup_update u WHERE t.id = u.id", tgt->table);
-	target_run(conn, sql, 0, NULL);
-	pg_free(sql);
-	sql = psprintf("INSERT INTO %s (id, embedding, document, metadata, uri) "
-				   "SELECT id, embedding, document, metadata, uri FROM vecq_catchup_append "
-				   "ORDER BY position", tgt->table);
-	target_run(conn, sql, 0, NULL);
-	pg_free(sql);
+	else
+		diff_all(src, coll, tgt, opts, &counts);
 
 	p[0] = tgt->collection_id;
 	pg_free(scalar(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
-	snprintf(total, sizeof(total), "%lld", (long long) n_source);
+	snprintf(total, sizeof(total), "%lld", (long long) counts.source);
 	snprintf(seq, sizeof(seq), "%lld", (long long) coll->source_seq);
-	snprintf(pos, sizeof(pos), "%lld", (long long) last_position);
+	snprintf(pos, sizeof(pos), "%lld", (long long) counts.last_position);
 	p[1] = total;
 	p[2] = coll->source_seq >= 0 ? seq : NULL;
 	p[3] = pos;
@@ -534,24 +740,17 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
 			   "source_seq = $3, source_position = $4, updated = now() "
 			   "WHERE collection = $1::uuid", 4, p);
 	target_run(conn, "COMMIT", 0, NULL);
-	if (n_source != coll->records)
+	if (counts.source != coll->records)
 		pg_log_warning("collection \"%s\": the source said %lld records and gave %lld; it changed while it was read",
-					   coll->name, (long long) coll->records, (long long) n_source);
-	coll->records = n_source;
-	progress_end(coll, n_source, "caught up");
+					   coll->name, (long long) coll->records, (long long) counts.source);
+	coll->records = counts.source;
 
-	printf("collection %s/%s/%s: caught up in %.1f s: %lld added, %lld updated, %lld deleted, %lld moved to the end, %lld unchanged\n",
+	printf("collection %s/%s/%s: caught up in %.1f s: %lld added, %lld updated, %lld deleted, %lld moved to the end, %lld unchanged (%s)\n",
 		   coll->tenant, coll->database, coll->name, now_seconds() - t0,
-		   (long long) n_added, (long long) n_updated, (long long) n_deleted,
-		   (long long) n_moved, (long long) n_same);
+		   (long long) counts.added, (long long) counts.updated, (long long) counts.deleted,
+		   (long long) counts.moved,
+		   (long long) (counts.source - counts.added - counts.updated - counts.moved), how);
 	fflush(stdout);
-
-	pg_free(updates.records);
-	pg_free(appends.records);
-	pg_free(gone);
-	pg_free(map.slots);
-	batch_free(&map.strings);
-	batch_free(&batch);
 }
 
 /*

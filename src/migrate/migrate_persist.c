@@ -113,6 +113,8 @@ typedef struct PersistCursor
 	float	   *scratch;
 	MigrateJson json;
 	bool		done;
+	char	   *only_ids;		/* a JSON array: only these records */
+	bool		ids_only;		/* records without vectors and metadata */
 } PersistCursor;
 
 static const char *persist_describe(MigrateSource *source);
@@ -125,6 +127,14 @@ static bool persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch,
 							   int max_records);
 static void persist_cursor_close(MigrateCursor *cursor);
 static void persist_close(MigrateSource *source);
+static bool persist_changed_ids(MigrateSource *source, MigrateCollection *coll,
+								int64_t since_seq, char ***ids, int *n);
+static MigrateCursor *persist_records_with_ids(MigrateSource *source,
+											   MigrateCollection *coll,
+											   char **ids, int n);
+static MigrateCursor *persist_ids(MigrateSource *source, MigrateCollection *coll);
+static MigrateCursor *open_cursor(PersistSource *src, MigrateCollection *coll,
+								  int64_t after_position, char *only_ids, bool ids_only);
 static int	queue_vector(PersistCursor *cur, int64_t seq, const char *id, float *out, int dim);
 
 static const MigrateSourceMethods persist_methods = {
@@ -136,6 +146,9 @@ static const MigrateSourceMethods persist_methods = {
 	.next_batch = persist_next_batch,
 	.cursor_close = persist_cursor_close,
 	.close = persist_close,
+	.changed_ids = persist_changed_ids,
+	.records_with_ids = persist_records_with_ids,
+	.ids = persist_ids,
 };
 
 static void
@@ -968,18 +981,36 @@ check_log_vectors(PersistCursor *cur)
 static MigrateCursor *
 persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_position)
 {
-	PersistSource *src = (PersistSource *) source;
+	return open_cursor((PersistSource *) source, coll, after_position, NULL, false);
+}
+
+/*
+ * A cursor over a collection's records after a position; only_ids (a JSON
+ * array, taken over): only those; ids_only: the records' ids and positions,
+ * nothing else read
+ */
+static MigrateCursor *
+open_cursor(PersistSource *src, MigrateCollection *coll, int64_t after_position,
+			char *only_ids, bool ids_only)
+{
 	PersistCursor *cur = pg_malloc0(sizeof(PersistCursor));
 
-	cur->base.source = source;
-
+	cur->base.source = &src->base;
 	cur->src = src;
 	cur->coll = coll;
 	cur->after = after_position;
+	cur->only_ids = only_ids;
+	cur->ids_only = ids_only;
 	batch_init(&cur->vectors.strings, 1);
 	if (coll->metadata_segment == NULL || coll->records == 0)
 	{
 		cur->done = true;
+		return &cur->base;
+	}
+	if (ids_only)
+	{
+		cur->records = prepare(src, "SELECT id, embedding_id FROM embeddings "
+							   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
 		return &cur->base;
 	}
 	cur->vector_seq = segment_seq(src, coll->vector_segment);
@@ -988,7 +1019,12 @@ persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_po
 		cur->vector_seq = 0;
 	replay_log(cur);
 
-	cur->records = prepare(src, "SELECT id, embedding_id FROM embeddings "
+	cur->records = prepare(src, cur->only_ids ?
+						   "SELECT id, embedding_id FROM embeddings "
+						   "WHERE segment_id = ?1 AND id > ?2 "
+						   "AND embedding_id IN (SELECT value FROM json_each(?4)) "
+						   "ORDER BY id LIMIT ?3" :
+						   "SELECT id, embedding_id FROM embeddings "
 						   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
 	cur->metadata = prepare(src, src->meta_bool ?
 							"SELECT id, key, string_value, int_value, float_value, bool_value "
@@ -1096,6 +1132,8 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 	sqlite3_bind_text(cur->records, 1, c->metadata_segment, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(cur->records, 2, cur->after);
 	sqlite3_bind_int(cur->records, 3, max_records);
+	if (cur->only_ids)
+		sqlite3_bind_text(cur->records, 4, cur->only_ids, -1, SQLITE_STATIC);
 	n = 0;
 	while (step(src, cur->records))
 	{
@@ -1112,6 +1150,8 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 		return false;
 	batch->count = n;
 	cur->after = batch->records[n - 1].position;
+	if (cur->ids_only)
+		return true;
 
 	/* vectors */
 	for (int i = 0; i < n; i++)
@@ -1224,6 +1264,79 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 	return true;
 }
 
+/*
+ * The ids the log touched after since_seq, if it still holds every entry
+ * after it: Chroma purges entries only up to what all the collection's
+ * segments hold, and the vector segment holds least, so the log is whole
+ * after since_seq when the vector segment's max_seq_id is not past it
+ */
+static bool
+persist_changed_ids(MigrateSource *source, MigrateCollection *coll, int64_t since_seq,
+					char ***ids, int *n)
+{
+	PersistSource *src = (PersistSource *) source;
+	sqlite3_stmt *st;
+	char	   *topic;
+	int			cap = 64;
+
+	*ids = NULL;
+	*n = 0;
+	if (coll->metadata_segment == NULL || since_seq < 0 ||
+		segment_seq(src, coll->vector_segment) > since_seq)
+		return false;
+	topic = psprintf("%%/%s", coll->id);
+	st = prepare(src, "SELECT DISTINCT id FROM embeddings_queue "
+				 "WHERE topic LIKE ?1 AND seq_id > ?2 AND id IS NOT NULL");
+	sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, since_seq);
+	*ids = pg_malloc(sizeof(char *) * cap);
+	while (step(src, st))
+	{
+		if (*n == cap)
+		{
+			cap *= 2;
+			*ids = pg_realloc(*ids, sizeof(char *) * cap);
+		}
+		(*ids)[(*n)++] = pg_strdup((const char *) sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	pg_free(topic);
+	return true;
+}
+
+/* the records of these ids only, in the source's order */
+static MigrateCursor *
+persist_records_with_ids(MigrateSource *source, MigrateCollection *coll, char **ids, int n)
+{
+	json_t	   *array = json_array();
+	char	   *text;
+	char	   *copy;
+
+	for (int i = 0; i < n; i++)
+	{
+		json_t	   *v = json_string(ids[i]);
+
+		if (v == NULL)
+			pg_fatal("%s: the id \"%s\" is not valid UTF-8", ((PersistSource *) source)->dbpath,
+					 ids[i]);
+		json_array_append_new(array, v);
+	}
+	text = json_dumps(array, JSON_COMPACT);
+	json_decref(array);
+	if (text == NULL)
+		pg_fatal("out of memory");
+	copy = pg_strdup(text);
+	free(text);
+	return open_cursor((PersistSource *) source, coll, 0, copy, false);
+}
+
+/* every record's id and position, in the source's order, and nothing else */
+static MigrateCursor *
+persist_ids(MigrateSource *source, MigrateCollection *coll)
+{
+	return open_cursor((PersistSource *) source, coll, 0, NULL, true);
+}
+
 static void
 persist_cursor_close(MigrateCursor *cursor)
 {
@@ -1245,6 +1358,7 @@ persist_cursor_close(MigrateCursor *cursor)
 	mjson_free(&cur->json);
 	pg_free(cur->scratch);
 	pg_free(cur->hnsw_dir);
+	pg_free(cur->only_ids);
 	pg_free(cur);
 }
 

@@ -36,7 +36,7 @@ FIXTURES=${VECQ_CHROMA_FIXTURES:-$DIR/../../../shared/fixtures/chroma}
 MIGRATE=${VECQ_MIGRATE:-$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)/vecq-migrate}
 [ -x "$MIGRATE" ] || MIGRATE=/usr/lib/postgresql/15/bin/vecq-migrate
 TMP=$(mktemp -d /tmp/vecq-migrate-tests.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+trap '[ -n "${VECQ_KEEP_TMP:-}" ] || rm -rf "$TMP"' EXIT
 PASSED=0
 FAILED=0
 
@@ -224,7 +224,10 @@ for s in history tenants flushed; do
 		fail "$s: check_migrated after catch-up"; grep -v '^ok' "$TMP/cu_$s.check" | tail -8
 	fi
 done
-caught() { grep -F "collection $2: " "$TMP/cu_$1.out" | grep -v '^  ' | tail -n 1 | sed 's/ in [0-9.]* s:/:/'; }
+# the last line about collection $2 in catch-up $1's output, without its
+# time and how it compared (which how() gives)
+caught() { grep -F "collection $2: " "$TMP/cu_$1.out" | grep -v '^  ' | tail -n 1 | sed 's/ in [0-9.]* s:/:/; s/\( unchanged\) ([^()]*)$/\1/'; }
+how() { grep -F "collection $2: caught up" "$TMP/cu_$1.out" | tail -n 1 | sed 's/.* (\([^()]*\))$/\1/; s/entry [0-9]*/entry N/'; }
 check "history: 6 added, 5 updated, 2 deleted, h001 moved to the end" \
 	test "$(caught history default_tenant/default_database/history)" = \
 	"collection default_tenant/default_database/history: caught up: 6 added, 5 updated, 2 deleted, 1 moved to the end, 32 unchanged"
@@ -240,6 +243,12 @@ check "flushed_twice: unchanged log position, no record read" \
 check "acme/prod/shared: the write made in Postgres undone" \
 	test "$(caught tenants acme/prod/shared)" = \
 	"collection acme/prod/shared: caught up: 1 added, 1 updated, 3 deleted, 0 moved to the end, 8 unchanged"
+check "history and flushed_cosine caught up from the log, flushed_l2 (flushed since) by comparing all" \
+	test "$(how history default_tenant/default_database/history); $(how flushed default_tenant/default_database/flushed_cosine); $(how flushed default_tenant/default_database/flushed_l2)" \
+	= "from the log: 14 ids touched after entry N; from the log: 1 id touched after entry N; compared every record"
+check "the write in Postgres was noticed after the logged catch-up, and everything compared" \
+	bash -c "grep -q 'acme/prod/shared: the copy was written to in PostgreSQL since; comparing every record' '$TMP/cu_tenants.out' &&
+		[ \"\$(grep -c 'acme/prod/shared: caught up' '$TMP/cu_tenants.out')\" = 1 ]"
 check "the renamed collection renamed, the empty one filled, the new one copied" \
 	bash -c "grep -q 'acme/staging/shared_renamed: renamed from \"shared\"' '$TMP/cu_tenants.out' &&
 		grep -q 'acme/staging/nothing_here: caught up: 3 added' <(sed 's/ in [0-9.]* s:/:/' '$TMP/cu_tenants.out') &&
