@@ -5,7 +5,8 @@
 # Source it from bash; it defines functions and sets nothing else.
 
 VECQ_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_BINDIR=/usr/lib/postgresql/15/bin
+# another PostgreSQL 15 installation (a relocated copy, for isolated work): VECQ_PG_BINDIR
+PG_BINDIR=${VECQ_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 
 # Debian packages the build, the tests and the demo need.
 VECQ_APT_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15
