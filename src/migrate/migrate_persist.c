@@ -1077,6 +1077,9 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 
 		memset(r, 0, sizeof(*r));
 		r->position = sqlite3_column_int64(cur->records, 0);
+		if (sqlite3_column_type(cur->records, 1) == SQLITE_NULL)
+			pg_fatal("%s: record %lld of collection \"%s\" has no id (embeddings.embedding_id is NULL)",
+					 src->dbpath, (long long) r->position, c->name);
 		r->id = batch_strdup(batch, (const char *) sqlite3_column_text(cur->records, 1),
 							 sqlite3_column_bytes(cur->records, 1));
 	}
