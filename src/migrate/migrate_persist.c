@@ -458,6 +458,12 @@ read_collections(PersistSource *src)
 		char	   *cfg_what;
 		sqlite3_stmt *seg;
 
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL ||
+			sqlite3_column_type(st, 1) == SQLITE_NULL)
+			pg_fatal("%s: a collection has no %s (collections.%s is NULL)",
+					 src->dbpath,
+					 sqlite3_column_type(st, 0) == SQLITE_NULL ? "id" : "name",
+					 sqlite3_column_type(st, 0) == SQLITE_NULL ? "id" : "name");
 		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
 		{
 			skip(src, psprintf("collection \"%s\" (%s): its database %s does not exist in the source",
