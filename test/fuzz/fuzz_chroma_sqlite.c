@@ -152,6 +152,20 @@ static bool verbose;
 
 /* ---- what a failed run leaves behind --------------------------------- */
 
+/*
+ * A small quarantine: the reader and sqlite allocate and free a lot, and
+ * with ASan's default 256 MB every allocation is fresh memory, so page
+ * faults took three quarters of the time.  No leak checking: a failed run
+ * leaks jansson's objects by design (the program exits there).
+ */
+const char *__asan_default_options(void);
+
+const char *
+__asan_default_options(void)
+{
+	return "quarantine_size_mb=8:detect_leaks=0";
+}
+
 static jmp_buf fatal_jump;
 static bool fatal_armed;
 
@@ -263,9 +277,25 @@ __wrap_chroma_hnsw_close(ChromaHnswIndex *idx)
  * after each run (the reader frees little of what it keeps, and nothing
  * when it fails).  Pointers the set does not hold are plain malloc's.
  */
-static void **live;
+typedef struct LiveBlock
+{
+	void	   *p;
+	size_t		size;
+} LiveBlock;
+
+static LiveBlock *live;
 static size_t live_size;		/* a power of two */
 static size_t live_used;
+
+/*
+ * Large blocks (the reader's 1 MB batch chunks, its scratch vector), once
+ * freed, are kept for reuse: ASan maps and unmaps a large block on every
+ * malloc and free, and the page faults then take most of the time.  (So a
+ * use after free of such a block goes unseen; the small ones are ASan's.)
+ */
+#define LARGE_BLOCK (64 * 1024)
+#define NCACHED 16
+static LiveBlock cached[NCACHED];
 
 static size_t
 live_hash(void *p)
@@ -274,39 +304,40 @@ live_hash(void *p)
 }
 
 static void
-live_add(void *p)
+live_add(void *p, size_t size)
 {
 	size_t		i;
 
 	if ((live_used + 1) * 2 > live_size)
 	{
-		void	  **old = live;
+		LiveBlock  *old = live;
 		size_t		oldsize = live_size;
 
 		live_size = oldsize ? oldsize * 2 : 4096;
-		live = calloc(live_size, sizeof(void *));
+		live = calloc(live_size, sizeof(LiveBlock));
 		if (live == NULL)
 			abort();
 		for (size_t j = 0; j < oldsize; j++)
-			if (old[j])
+			if (old[j].p)
 			{
-				i = live_hash(old[j]);
-				while (live[i])
+				i = live_hash(old[j].p);
+				while (live[i].p)
 					i = (i + 1) & (live_size - 1);
 				live[i] = old[j];
 			}
 		free(old);
 	}
 	i = live_hash(p);
-	while (live[i])
+	while (live[i].p)
 		i = (i + 1) & (live_size - 1);
-	live[i] = p;
+	live[i].p = p;
+	live[i].size = size;
 	live_used++;
 }
 
-/* remove p; false if it is not there */
+/* remove p, into *b; false if it is not there */
 static bool
-live_remove(void *p)
+live_remove(void *p, LiveBlock *b)
 {
 	size_t		i,
 				j;
@@ -314,12 +345,13 @@ live_remove(void *p)
 	if (live_size == 0)
 		return false;
 	i = live_hash(p);
-	while (live[i] && live[i] != p)
+	while (live[i].p && live[i].p != p)
 		i = (i + 1) & (live_size - 1);
-	if (live[i] == NULL)
+	if (live[i].p == NULL)
 		return false;
+	*b = live[i];
 	/* backward-shift deletion */
-	live[i] = NULL;
+	live[i].p = NULL;
 	live_used--;
 	j = i;
 	for (;;)
@@ -327,29 +359,60 @@ live_remove(void *p)
 		size_t		k;
 
 		j = (j + 1) & (live_size - 1);
-		if (live[j] == NULL)
+		if (live[j].p == NULL)
 			break;
-		k = live_hash(live[j]);
+		k = live_hash(live[j].p);
 		if ((j > i && (k <= i || k > j)) || (j < i && (k <= i && k > j)))
 		{
 			live[i] = live[j];
-			live[j] = NULL;
+			live[j].p = NULL;
 			i = j;
 		}
 	}
 	return true;
 }
 
+/* free a block, keeping a large one */
+static void
+release(LiveBlock *b)
+{
+	if (b->size >= LARGE_BLOCK)
+		for (int c = 0; c < NCACHED; c++)
+			if (cached[c].p == NULL)
+			{
+				cached[c] = *b;
+				return;
+			}
+	free(b->p);
+}
+
 static void
 live_free_all(void)
 {
 	for (size_t i = 0; i < live_size; i++)
-		if (live[i])
+		if (live[i].p)
 		{
-			free(live[i]);
-			live[i] = NULL;
+			release(&live[i]);
+			live[i].p = NULL;
 		}
 	live_used = 0;
+}
+
+/* a cached block of exactly size bytes, or NULL */
+static void *
+cached_block(size_t size)
+{
+	if (size < LARGE_BLOCK)
+		return NULL;
+	for (int c = 0; c < NCACHED; c++)
+		if (cached[c].p && cached[c].size == size)
+		{
+			void	   *p = cached[c].p;
+
+			cached[c].p = NULL;
+			return p;
+		}
+	return NULL;
 }
 
 static void *
@@ -361,7 +424,7 @@ tracked(void *p, size_t size)
 		fprintf(stderr, "fuzz_chroma_sqlite: allocation of %zu bytes failed\n", size);
 		abort();
 	}
-	live_add(p);
+	live_add(p, size);
 	return p;
 }
 
@@ -379,12 +442,23 @@ void		__wrap_pfree(void *ptr);
 void *
 __wrap_pg_malloc(size_t size)
 {
+	void	   *p = cached_block(size);
+
+	if (p)
+	{
+		memset(p, 0xbe, size);	/* as ASan's malloc_fill would */
+		return tracked(p, size);
+	}
 	return tracked(malloc(size ? size : 1), size);
 }
 
 void *
 __wrap_pg_malloc0(size_t size)
 {
+	void	   *p = cached_block(size);
+
+	if (p)
+		return tracked(memset(p, 0, size), size);
 	return tracked(calloc(1, size ? size : 1), size);
 }
 
@@ -393,9 +467,11 @@ __wrap_pg_realloc(void *ptr, size_t size)
 {
 	void	   *p;
 
+	LiveBlock	b;
+
 	if (ptr == NULL)
 		return __wrap_pg_malloc(size);
-	if (!live_remove(ptr))
+	if (!live_remove(ptr, &b))
 		abort();				/* not pg_malloc's */
 	p = realloc(ptr, size ? size : 1);
 	return tracked(p, size);
@@ -419,10 +495,14 @@ __wrap_pg_strdup(const char *in)
 void
 __wrap_pg_free(void *ptr)
 {
+	LiveBlock	b;
+
 	if (ptr == NULL)
 		return;
-	live_remove(ptr);
-	free(ptr);
+	if (live_remove(ptr, &b))
+		release(&b);
+	else
+		free(ptr);
 }
 
 void *
@@ -563,7 +643,9 @@ build_template(const char *path, bool loose, Template *t)
 
 	if (loose)
 		loosen(sql);
+	/* small pages: a small image to copy, write and check per run */
 	if (sqlite3_open(":memory:", &db) != SQLITE_OK ||
+		sqlite3_exec(db, "PRAGMA page_size = 512", NULL, NULL, &errmsg) != SQLITE_OK ||
 		sqlite3_exec(db, sql, NULL, NULL, &errmsg) != SQLITE_OK)
 	{
 		fprintf(stderr, "fuzz_chroma_sqlite: %s%s: %s\n", path,
@@ -602,6 +684,19 @@ build_template(const char *path, bool loose, Template *t)
 	if (t->image == NULL)
 		abort();
 	sqlite3_close(db);
+}
+
+static void remove_tree(const char *dir);
+
+static void
+remove_workdir(void)
+{
+	char		path[512];
+
+	remove_tree(workdir);
+	snprintf(path, sizeof(path), "%s/chroma.sqlite3", workdir);
+	unlink(path);
+	rmdir(workdir);
 }
 
 static int
@@ -653,6 +748,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(workdir, sizeof(workdir), "%s/fuzz-chroma-sqlite-%d", tmp ? tmp : "/tmp", (int) getpid());
 	if (mkdir(workdir, 0700) != 0 && errno != EEXIST)
 		abort();
+
+	atexit(remove_workdir);
 
 	base_fd = open("/dev/null", O_RDONLY);
 	if (base_fd < 0)
