@@ -477,6 +477,11 @@ read_collections(PersistSource *src)
 		memset(c, 0, sizeof(*c));
 		c->id = column_text(st, 0);
 		c->name = column_text(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+			(sqlite3_column_int64(st, 2) < 0 ||
+			 sqlite3_column_int64(st, 2) > CHROMA_HNSW_MAX_DIM))
+			pg_fatal("%s: collection \"%s\" has dimension %s, out of range (0 to %d)",
+					 src->dbpath, c->name, sqlite3_column_text(st, 2), CHROMA_HNSW_MAX_DIM);
 		c->dimension = sqlite3_column_int(st, 2);
 		c->tenant = column_text(st, 3);
 		c->database = column_text(st, 4);
