@@ -1014,6 +1014,9 @@ queue_vector(PersistCursor *cur, int64_t seq, const char *id, float *out, int di
 		pg_fatal("%s: the vector of record \"%s\" (log entry %lld) has %d bytes, not a multiple of 4",
 				 src->dbpath, id, (long long) seq, n);
 	count = n / 4;
+	if (count > CHROMA_HNSW_MAX_DIM)
+		pg_fatal("%s: the vector of record \"%s\" (log entry %lld) has %d dimensions, more than %d",
+				 src->dbpath, id, (long long) seq, count, CHROMA_HNSW_MAX_DIM);
 	if (dim > 0 && count != dim)
 		pg_fatal("%s: record \"%s\" (log entry %lld) has %d dimensions, but its collection \"%s\" has %d",
 				 src->dbpath, id, (long long) seq, count, cur->coll->name, dim);

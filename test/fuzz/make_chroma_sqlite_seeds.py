@@ -280,3 +280,12 @@ s.row("embedding_metadata", id=i8(1), key=null(), string_value=text("v"))
 s.row("embedding_metadata_array", id=i8(1), key=null(), int_value=i8(1))
 s.log(1, 0, 0, 0, vec([1.0, 2.0, 3.0]))
 s.write("era18_loose_nulls")
+
+# a log vector longer than any dimension, in a collection without one
+s = Seed("era16.sql")
+s.tenants()
+s.collection(0, "huge", None)
+s.segments(0, 0, 1)
+s.record(1, 0, 0, 1)
+s.log(1, 0, 0, 0, b"\x07\x00" + struct.pack("<H", 20000) + b"\x80")
+s.write("regress_queue_vector_huge")
