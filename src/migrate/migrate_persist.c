@@ -1047,6 +1047,10 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 	bool		deleted;
 	uint64_t	label;
 
+	/* the collection's dimension may come from a log vector read before */
+	if (cur->coll->dimension > 0 && cur->hnsw.dim != cur->coll->dimension)
+		pg_fatal("%s/header.bin: vectors of %d dimensions, but collection \"%s\" has %d",
+				 cur->hnsw_dir, cur->hnsw.dim, cur->coll->name, cur->coll->dimension);
 	if (chroma_hnsw_element(&cur->hnsw, element, &label, &deleted, out, err, sizeof(err)) != 0)
 		pg_fatal("%s", err);
 	if (strcmp(cur->coll->space, "cosine") == 0)

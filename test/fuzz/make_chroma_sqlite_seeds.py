@@ -289,3 +289,29 @@ s.segments(0, 0, 1)
 s.record(1, 0, 0, 1)
 s.log(1, 0, 0, 0, b"\x07\x00" + struct.pack("<H", 20000) + b"\x80")
 s.write("regress_queue_vector_huge")
+
+
+def flushed(name, dim, vectors, log_vector, space=L2, era="era16.sql", log_first=False):
+    s = Seed(era)
+    s.tenants()
+    s.collection(0, name, dim)
+    s.segments(0, 0, 1)
+    s.row("collection_metadata", collection_id=pool(C[0]), key=pool(SPACE), str_value=pool(space))
+    s.record(1, 0, 0, 1)
+    s.record(2, 0, 1, 2)
+    s.row("max_seq_id", segment_id=pool(S[0]), seq_id=s.seq(2))
+    s.row("max_seq_id", segment_id=pool(S[1]), seq_id=s.seq(1))
+    s.log(2, 0, 0, 0 if log_first else 1, log_vector)
+    header, level0 = hnsw_files(len(vectors[0]), vectors, list(range(1, len(vectors) + 1)))
+    s.file(S[1], 0, header)
+    s.file(S[1], 1, level0)
+    s.file(S[1], 2, struct.pack("<%df" % len(vectors), *([2.0] * len(vectors))))
+    s.file(S[1], 3, label_pickle(["id1" if log_first else "id0"], [1]))
+    s.write(name)
+
+
+# an HNSW element that is not finite; in cosine, a finite one times a huge norm
+flushed("regress_hnsw_vector_nan", 3, [[1.0, float("nan"), 0.0]], vec([1.0, 2.0, 3.0]))
+# no collection dimension: a log vector of 4 first, then HNSW vectors of 3
+flushed("regress_hnsw_log_dimensions", None, [[1.0, 0.5, 0.0]], vec([1.0, 2.0, 3.0, 4.0]),
+        log_first=True)
