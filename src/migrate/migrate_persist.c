@@ -1062,6 +1062,12 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 		for (int i = 0; i < cur->hnsw.dim; i++)
 			out[i] *= norm;
 	}
+	/* vecq's vector type takes no NaN or infinity: say where it is */
+	for (int i = 0; i < cur->hnsw.dim; i++)
+		if (!isfinite(out[i]))
+			pg_fatal("%s/data_level0.bin: element %lld (label %llu) has a vector element that is not finite%s",
+					 cur->hnsw_dir, (long long) element, (unsigned long long) label,
+					 strcmp(cur->coll->space, "cosine") == 0 ? " (times its norm in length.bin)" : "");
 }
 
 static bool
