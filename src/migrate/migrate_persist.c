@@ -415,6 +415,8 @@ read_collection_metadata(PersistSource *src, MigrateCollection *c)
 	{
 		const char *key = (const char *) sqlite3_column_text(st, 0);
 
+		if (key == NULL)
+			pg_fatal("%s: %s has a key that is NULL", src->dbpath, what);
 		mjson_key(&js, key);
 		metadata_value(src, st, 1, src->coll_bool, &js, what);
 	}

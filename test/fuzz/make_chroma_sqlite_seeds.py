@@ -315,3 +315,17 @@ flushed("regress_hnsw_vector_nan", 3, [[1.0, float("nan"), 0.0]], vec([1.0, 2.0,
 # no collection dimension: a log vector of 4 first, then HNSW vectors of 3
 flushed("regress_hnsw_log_dimensions", None, [[1.0, 0.5, 0.0]], vec([1.0, 2.0, 3.0, 4.0]),
         log_first=True)
+
+# NULL keys (loose schema): collection metadata, record metadata, arrays
+for table in ("collection_metadata", "embedding_metadata", "embedding_metadata_array"):
+    s = Seed("era18.sql", loose=True)
+    s.tenants()
+    s.collection(0, "nullkey", 3)
+    s.segments(0, 0, 1)
+    s.record(1, 0, 0, 1)
+    s.log(1, 0, 0, 0, vec([1.0, 2.0, 3.0]))
+    if table == "collection_metadata":
+        s.row(table, collection_id=pool(C[0]), key=null(), int_value=i8(1))
+    else:
+        s.row(table, id=i8(1), key=null(), int_value=i8(1))
+    s.write("regress_null_key_%s" % table)
