@@ -1195,11 +1195,15 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 			have_array = step(src, cur->arrays);
 		while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position)
 		{
-			char	   *key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
+			char	   *key;
 			int			elems = 0;
 
 			if (what == NULL)
 				what = psprintf("metadata of record \"%s\"", r->id);
+			if (sqlite3_column_type(cur->arrays, 1) == SQLITE_NULL)
+				pg_fatal("%s: %s has an array whose key is NULL (embedding_metadata_array.key)",
+						 src->dbpath, what);
+			key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
 			mjson_key(js, key);
 			mjson_raw(js, "[");
 			while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position &&
