@@ -46,6 +46,7 @@
 #include "chroma_hnsw.h"
 #include "chroma_pickle.h"
 #include "common/logging.h"
+#include "mb/pg_wchar.h"
 #include "migrate.h"
 #include "pqexpbuffer.h"
 
@@ -292,6 +293,19 @@ segment_seq(PersistSource *src, const char *segment)
 }
 
 /*
+ * A metadata key or string value must be text jsonb takes: valid UTF-8
+ * without NUL (sqlite keeps whatever bytes it was given).
+ */
+static void
+check_text(PersistSource *src, const char *what, const char *kind,
+		   const char *s, int len)
+{
+	if (pg_encoding_verifymbstr(PG_UTF8, s, len) != len)
+		pg_fatal("%s: %s has a %s that is not valid UTF-8 or contains a NUL byte",
+				 src->dbpath, what, kind);
+}
+
+/*
  * A typed metadata value of the sqlite tables as JSON: the first non-NULL
  * of bool, int, float, string (as Chroma reads them).  Columns: string,
  * int, float[, bool] from col on.
@@ -311,8 +325,12 @@ metadata_value(PersistSource *src, sqlite3_stmt *st, int col, bool has_bool,
 					 src->dbpath, what);
 	}
 	else if (sqlite3_column_type(st, col) != SQLITE_NULL)
-		mjson_string(js, (const char *) sqlite3_column_text(st, col),
-					sqlite3_column_bytes(st, col));
+	{
+		const char *s = (const char *) sqlite3_column_text(st, col);
+
+		check_text(src, what, "string value", s, sqlite3_column_bytes(st, col));
+		mjson_string(js, s, sqlite3_column_bytes(st, col));
+	}
 	else
 		mjson_raw(js, "null");
 }
@@ -417,6 +435,7 @@ read_collection_metadata(PersistSource *src, MigrateCollection *c)
 
 		if (key == NULL)
 			pg_fatal("%s: %s has a key that is NULL", src->dbpath, what);
+		check_text(src, what, "key", key, sqlite3_column_bytes(st, 0));
 		mjson_key(&js, key);
 		metadata_value(src, st, 1, src->coll_bool, &js, what);
 	}
@@ -1186,6 +1205,7 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 			{
 				if (what == NULL)
 					what = psprintf("metadata of record \"%s\"", r->id);
+				check_text(src, what, "key", key, sqlite3_column_bytes(m, 1));
 				mjson_key(js, key);
 				metadata_value(src, m, 2, src->meta_bool, js, what);
 			}
@@ -1204,6 +1224,7 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 				pg_fatal("%s: %s has an array whose key is NULL (embedding_metadata_array.key)",
 						 src->dbpath, what);
 			key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
+			check_text(src, what, "key", key, sqlite3_column_bytes(cur->arrays, 1));
 			mjson_key(js, key);
 			mjson_raw(js, "[");
 			while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position &&

@@ -329,3 +329,19 @@ for table in ("collection_metadata", "embedding_metadata", "embedding_metadata_a
     else:
         s.row(table, id=i8(1), key=null(), int_value=i8(1))
     s.write("regress_null_key_%s" % table)
+
+# text jsonb refuses: invalid UTF-8 in a string value, a NUL in a key
+s = Seed("era16.sql")
+s.tenants()
+s.collection(0, "badtext", 3)
+s.segments(0, 0, 1)
+s.row("embeddings", id=i8(1), segment_id=pool(S[0]), embedding_id=pool(ID[0]), seq_id=i8(1),
+      created_at=text("2024-01-01 00:00:00"))
+s.row("embedding_metadata", id=i8(1), key=text("k"), string_value=text(b"caf\xe9"))
+s.log(1, 0, 0, 0, vec([1.0, 2.0, 3.0]))
+s.write("regress_metadata_invalid_utf8")
+s = Seed("era16.sql")
+s.tenants()
+s.collection(0, "badkey", 3)
+s.row("collection_metadata", collection_id=pool(C[0]), key=text(b"a\x00b"), int_value=i8(1))
+s.write("regress_metadata_key_nul")
