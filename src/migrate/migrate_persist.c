@@ -46,6 +46,7 @@
 #include "chroma_hnsw.h"
 #include "chroma_pickle.h"
 #include "common/logging.h"
+#include "mb/pg_wchar.h"
 #include "migrate.h"
 #include "pqexpbuffer.h"
 
@@ -306,6 +307,19 @@ segment_seq(PersistSource *src, const char *segment)
 }
 
 /*
+ * A metadata key or string value must be text jsonb takes: valid UTF-8
+ * without NUL (sqlite keeps whatever bytes it was given).
+ */
+static void
+check_text(PersistSource *src, const char *what, const char *kind,
+		   const char *s, int len)
+{
+	if (pg_encoding_verifymbstr(PG_UTF8, s, len) != len)
+		pg_fatal("%s: %s has a %s that is not valid UTF-8 or contains a NUL byte",
+				 src->dbpath, what, kind);
+}
+
+/*
  * A typed metadata value of the sqlite tables as JSON: the first non-NULL
  * of bool, int, float, string (as Chroma reads them).  Columns: string,
  * int, float[, bool] from col on.
@@ -325,8 +339,12 @@ metadata_value(PersistSource *src, sqlite3_stmt *st, int col, bool has_bool,
 					 src->dbpath, what);
 	}
 	else if (sqlite3_column_type(st, col) != SQLITE_NULL)
-		mjson_string(js, (const char *) sqlite3_column_text(st, col),
-					sqlite3_column_bytes(st, col));
+	{
+		const char *s = (const char *) sqlite3_column_text(st, col);
+
+		check_text(src, what, "string value", s, sqlite3_column_bytes(st, col));
+		mjson_string(js, s, sqlite3_column_bytes(st, col));
+	}
 	else
 		mjson_raw(js, "null");
 }
@@ -429,6 +447,9 @@ read_collection_metadata(PersistSource *src, MigrateCollection *c)
 	{
 		const char *key = (const char *) sqlite3_column_text(st, 0);
 
+		if (key == NULL)
+			pg_fatal("%s: %s has a key that is NULL", src->dbpath, what);
+		check_text(src, what, "key", key, sqlite3_column_bytes(st, 0));
 		mjson_key(&js, key);
 		metadata_value(src, st, 1, src->coll_bool, &js, what);
 	}
@@ -472,6 +493,12 @@ read_collections(PersistSource *src)
 		char	   *cfg_what;
 		sqlite3_stmt *seg;
 
+		if (sqlite3_column_type(st, 0) == SQLITE_NULL ||
+			sqlite3_column_type(st, 1) == SQLITE_NULL)
+			pg_fatal("%s: a collection has no %s (collections.%s is NULL)",
+					 src->dbpath,
+					 sqlite3_column_type(st, 0) == SQLITE_NULL ? "id" : "name",
+					 sqlite3_column_type(st, 0) == SQLITE_NULL ? "id" : "name");
 		if (sqlite3_column_type(st, 3) == SQLITE_NULL)
 		{
 			skip(src, psprintf("collection \"%s\" (%s): its database %s does not exist in the source",
@@ -485,7 +512,15 @@ read_collections(PersistSource *src)
 		memset(c, 0, sizeof(*c));
 		c->id = column_text(st, 0);
 		c->name = column_text(st, 1);
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL &&
+			(sqlite3_column_int64(st, 2) < 0 ||
+			 sqlite3_column_int64(st, 2) > CHROMA_HNSW_MAX_DIM))
+			pg_fatal("%s: collection \"%s\" has dimension %s, out of range (0 to %d)",
+					 src->dbpath, c->name, sqlite3_column_text(st, 2), CHROMA_HNSW_MAX_DIM);
 		c->dimension = sqlite3_column_int(st, 2);
+		if (c->dimension > MIGRATE_MAX_DIM)
+			pg_fatal("%s: collection \"%s\" has %d dimensions; vecq's vector type takes at most %d",
+					 src->dbpath, c->name, c->dimension, MIGRATE_MAX_DIM);
 		c->tenant = column_text(st, 3);
 		c->database = column_text(st, 4);
 		c->database_id = column_text(st, 5);
@@ -843,6 +878,9 @@ load_hnsw(PersistCursor *cur)
 	if (c->dimension > 0 && cur->hnsw.dim != c->dimension)
 		pg_fatal("%s/header.bin: vectors of %d dimensions, but collection \"%s\" has %d",
 				 cur->hnsw_dir, cur->hnsw.dim, c->name, c->dimension);
+	if (cur->hnsw.dim > MIGRATE_MAX_DIM)
+		pg_fatal("%s/header.bin: vectors of %d dimensions; vecq's vector type takes at most %d",
+				 cur->hnsw_dir, cur->hnsw.dim, MIGRATE_MAX_DIM);
 	if (cur->vector_seq < 0 && map.max_seq_id >= 0)
 		cur->vector_seq = map.max_seq_id;
 
@@ -1095,6 +1133,10 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 	bool		deleted;
 	uint64_t	label;
 
+	/* the collection's dimension may come from a log vector read before */
+	if (cur->coll->dimension > 0 && cur->hnsw.dim != cur->coll->dimension)
+		pg_fatal("%s/header.bin: vectors of %d dimensions, but collection \"%s\" has %d",
+				 cur->hnsw_dir, cur->hnsw.dim, cur->coll->name, cur->coll->dimension);
 	if (chroma_hnsw_element(&cur->hnsw, element, &label, &deleted, out, err, sizeof(err)) != 0)
 		pg_fatal("%s", err);
 	if (strcmp(cur->coll->space, "cosine") == 0)
@@ -1106,6 +1148,12 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 		for (int i = 0; i < cur->hnsw.dim; i++)
 			out[i] *= norm;
 	}
+	/* vecq's vector type takes no NaN or infinity: say where it is */
+	for (int i = 0; i < cur->hnsw.dim; i++)
+		if (!isfinite(out[i]))
+			pg_fatal("%s/data_level0.bin: element %lld (label %llu) has a vector element that is not finite%s",
+					 cur->hnsw_dir, (long long) element, (unsigned long long) label,
+					 strcmp(cur->coll->space, "cosine") == 0 ? " (times its norm in length.bin)" : "");
 }
 
 static bool
@@ -1141,6 +1189,9 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 
 		memset(r, 0, sizeof(*r));
 		r->position = sqlite3_column_int64(cur->records, 0);
+		if (sqlite3_column_type(cur->records, 1) == SQLITE_NULL)
+			pg_fatal("%s: record %lld of collection \"%s\" has no id (embeddings.embedding_id is NULL)",
+					 src->dbpath, (long long) r->position, c->name);
 		r->id = batch_strdup(batch, (const char *) sqlite3_column_text(cur->records, 1),
 							 sqlite3_column_bytes(cur->records, 1));
 	}
@@ -1223,6 +1274,7 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 			{
 				if (what == NULL)
 					what = psprintf("metadata of record \"%s\"", r->id);
+				check_text(src, what, "key", key, sqlite3_column_bytes(m, 1));
 				mjson_key(js, key);
 				metadata_value(src, m, 2, src->meta_bool, js, what);
 			}
@@ -1232,11 +1284,16 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 			have_array = step(src, cur->arrays);
 		while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position)
 		{
-			char	   *key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
+			char	   *key;
 			int			elems = 0;
 
 			if (what == NULL)
 				what = psprintf("metadata of record \"%s\"", r->id);
+			if (sqlite3_column_type(cur->arrays, 1) == SQLITE_NULL)
+				pg_fatal("%s: %s has an array whose key is NULL (embedding_metadata_array.key)",
+						 src->dbpath, what);
+			key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
+			check_text(src, what, "key", key, sqlite3_column_bytes(cur->arrays, 1));
 			mjson_key(js, key);
 			mjson_raw(js, "[");
 			while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position &&
