@@ -319,6 +319,16 @@ check_text(PersistSource *src, const char *what, const char *kind,
 				 src->dbpath, what, kind);
 }
 
+/* the same for a record's document or uri (text columns of the target) */
+static void
+check_record_text(PersistSource *src, const char *id, const char *kind,
+				  const char *s, int len)
+{
+	if (pg_encoding_verifymbstr(PG_UTF8, s, len) != len)
+		pg_fatal("%s: record \"%s\" has a %s that is not valid UTF-8 or contains a NUL byte",
+				 src->dbpath, id, kind);
+}
+
 /*
  * A typed metadata value of the sqlite tables as JSON: the first non-NULL
  * of bool, int, float, string (as Chroma reads them).  Columns: string,
@@ -845,6 +855,9 @@ load_hnsw(PersistCursor *cur)
 
 	if (c->vector_segment == NULL)
 		return;
+	if (!is_uuid(c->vector_segment))
+		pg_fatal("%s: the vector segment id \"%s\" of collection \"%s\" is not a uuid",
+				 cur->src->dbpath, c->vector_segment, c->name);
 	cur->hnsw_dir = psprintf("%s/%s", cur->src->dir, c->vector_segment);
 	path = psprintf("%s/header.bin", cur->hnsw_dir);
 	if (stat(path, &sb) != 0)
@@ -1189,11 +1202,20 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 
 		memset(r, 0, sizeof(*r));
 		r->position = sqlite3_column_int64(cur->records, 0);
+		/* the paging by "id > last" needs increasing integers */
+		if (sqlite3_column_type(cur->records, 0) != SQLITE_INTEGER ||
+			r->position <= (n > 1 ? r[-1].position : cur->after))
+			pg_fatal("%s: embeddings.id of collection \"%s\" is not an increasing integer after %lld",
+					 src->dbpath, c->name, (long long) (n > 1 ? r[-1].position : cur->after));
 		if (sqlite3_column_type(cur->records, 1) == SQLITE_NULL)
 			pg_fatal("%s: record %lld of collection \"%s\" has no id (embeddings.embedding_id is NULL)",
 					 src->dbpath, (long long) r->position, c->name);
 		r->id = batch_strdup(batch, (const char *) sqlite3_column_text(cur->records, 1),
 							 sqlite3_column_bytes(cur->records, 1));
+		if (pg_encoding_verifymbstr(PG_UTF8, r->id, sqlite3_column_bytes(cur->records, 1)) !=
+			sqlite3_column_bytes(cur->records, 1))
+			pg_fatal("%s: record %lld of collection \"%s\" has an id that is not valid UTF-8 or contains a NUL byte",
+					 src->dbpath, (long long) r->position, c->name);
 	}
 	if (n < max_records)
 		cur->done = true;
@@ -1264,12 +1286,20 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 
 			if (key && strcmp(key, "chroma:document") == 0 &&
 				sqlite3_column_type(m, 2) != SQLITE_NULL)
+			{
 				r->document = batch_strdup(batch, (const char *) sqlite3_column_text(m, 2),
 										   sqlite3_column_bytes(m, 2));
+				check_record_text(src, r->id, "document", r->document,
+								  sqlite3_column_bytes(m, 2));
+			}
 			else if (key && strcmp(key, "chroma:uri") == 0 &&
 					 sqlite3_column_type(m, 2) != SQLITE_NULL)
+			{
 				r->uri = batch_strdup(batch, (const char *) sqlite3_column_text(m, 2),
 									  sqlite3_column_bytes(m, 2));
+				check_record_text(src, r->id, "uri", r->uri,
+								  sqlite3_column_bytes(m, 2));
+			}
 			else if (key)
 			{
 				if (what == NULL)

@@ -195,6 +195,14 @@ check "a logged vector of another dimension: refused, naming the record" \
 sqlite3 "$TMP/bad6/chroma.sqlite3" "UPDATE embeddings_queue SET vector = X'00000000000000' WHERE id = 'h000'"
 check "a logged vector of 7 bytes: refused" \
 	bash -c "! '$MIGRATE' --from '$TMP/bad6' --to '$(conn m_bad)' >/dev/null 2>'$TMP/b7.err' && grep -q 'has 7 bytes, not a multiple of 4' '$TMP/b7.err'"
+mkdir -p "$TMP/bad7"
+newdb m_bad7
+cp -r "$TMP/dirs/history/." "$TMP/bad7/"
+sqlite3 "$TMP/bad7/chroma.sqlite3" "UPDATE embedding_metadata SET string_value = CAST(X'68C328' AS TEXT) WHERE key = 'chroma:document' AND id = (SELECT min(id) FROM embedding_metadata WHERE key = 'chroma:document')"
+check "a document that is not UTF-8: refused, naming the record" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad7' --to '$(conn m_bad7)' --collections history >/dev/null 2>'$TMP/b8.err' && grep -q 'chroma.sqlite3: record \"h000\" has a document that is not valid UTF-8' '$TMP/b8.err'"
+check "the batch with the bad document was not written (the copy stays 'copying', empty)" \
+	test "$(sql m_bad7 "SELECT m.state || ' ' || m.records_done || ' ' || (SELECT count(*) FROM chroma_records.\"$(sql m_bad7 'SELECT collection FROM chroma.migrations')\") FROM chroma.migrations m")" = "copying 0 0"
 check "damaged sources wrote no records" \
 	test "$(sql m_bad "SELECT count(*) FROM chroma.migrations WHERE records_done > 0")" = 0
 check "--dry-run writes nothing" \
