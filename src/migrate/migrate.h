@@ -110,8 +110,14 @@ struct MigrateCursor
 	MigrateSource *source;
 };
 
+struct json_t;
+
 /* migrate_persist.c */
 extern MigrateSource *persist_open(const char *dir);
+
+/* migrate_config.c */
+extern void migrate_collection_settings(MigrateCollection *c, struct json_t *config,
+										struct json_t *schema);
 
 /* migrate_source.c: calls through the methods */
 extern const char *source_describe(MigrateSource *src);
