@@ -8,7 +8,34 @@
  */
 #include "postgres_fe.h"
 
+#include <strings.h>
+
+#include "common/logging.h"
 #include "migrate.h"
+
+/*
+ * --from: an http:// or https:// URL is a running server, anything else a
+ * persist directory.  *name is what chroma.migrations.source records (a
+ * collection's origin, if set, takes its place): the directory's absolute
+ * path, or the server's normalised URL.
+ */
+MigrateSource *
+source_open(const char *from, const MigrateOptions *opts, char **name)
+{
+	char	   *abs;
+
+	if (strncasecmp(from, "http://", 7) == 0 || strncasecmp(from, "https://", 8) == 0)
+	{
+		*name = http_normalize_url(from);
+		return http_open(*name, opts);
+	}
+	abs = realpath(from, NULL);
+	if (abs == NULL)
+		pg_fatal("could not open \"%s\": %m", from);
+	*name = pg_strdup(abs);
+	free(abs);
+	return persist_open(*name);
+}
 
 const char *
 source_describe(MigrateSource *src)
