@@ -8,7 +8,8 @@
  *
  *	- vectors are float32, written as the shortest decimal that reads back
  *	  as the same float32 ("0.3", "2.0", "1e-40"); read as a double and
- *	  rounded to float they are the server's floats to the bit;
+ *	  rounded to float they are the server's floats to the bit (see
+ *	  element_float for the one case where rounding twice could differ);
  *	- metadata values keep their kind: an integer (JSON without fraction
  *	  or exponent, up to 64 bits: jansson's JSON_INTEGER) stays an int, a
  *	  real (JSON_REAL; the server writes integral floats as "1.0") stays a
@@ -224,8 +225,9 @@ chroma_http_decode_databases(const char *body, size_t len, MigrateDatabase **dbs
 
 		if (!json_is_object(d))
 		{
+			fail(err, errlen, "database %zu of the list is %s, not an object", i, kind(d));
 			json_decref(v);
-			return fail(err, errlen, "database %zu of the list is %s, not an object", i, kind(d));
+			return -1;
 		}
 		if ((id = get_string(d, "id", "a database", err, errlen)) == NULL ||
 			(name = get_string(d, "name", "a database", err, errlen)) == NULL ||
@@ -504,6 +506,45 @@ chroma_http_decode_collections(const char *body, size_t len, MigrateCollection *
 	return (int) count;
 }
 
+/* does the shortest decimal that reads back as f read as d */
+static bool
+shortest_reads_as(float f, double d)
+{
+	char		buf[32];
+
+	for (int prec = 0; prec < 9; prec++)
+	{
+		snprintf(buf, sizeof(buf), "%.*e", prec, (double) f);
+		if (strtof(buf, NULL) == f)
+			return strtod(buf, NULL) == d;
+	}
+	return false;
+}
+
+/*
+ * A vector element: the server wrote a float32 as its shortest decimal,
+ * which jansson read as the nearest double d.  Rounding d to float gives
+ * the server's float, except when d lies exactly halfway between two
+ * floats (the decimal was within half a double's ulp of the midpoint, and
+ * rounding twice may pick the wrong one): then the float whose shortest
+ * decimal reads as d is the one the server wrote.
+ */
+static float
+element_float(double d)
+{
+	float		f = (float) d;
+	float		other;
+
+	if ((double) f == d)
+		return f;
+	other = nextafterf(f, d > (double) f ? INFINITY : -INFINITY);
+	if (((double) f + (double) other) / 2 != d)
+		return f;
+	if (!shortest_reads_as(f, d) && shortest_reads_as(other, d))
+		return other;
+	return f;
+}
+
 /* a member that is null, missing, or an array of n */
 static int
 parallel_array(json_t *o, const char *key, size_t n, json_t **out, char *err, size_t errlen)
@@ -634,7 +675,7 @@ chroma_http_decode_records(const char *body, size_t len, MigrateCollection *coll
 					 idtext, d);
 				goto done;
 			}
-			r->embedding[d] = (float) f;
+			r->embedding[d] = element_float(f);
 		}
 		if (doc && !json_is_null(doc))
 		{

@@ -83,18 +83,16 @@ migrate_collection_settings(MigrateCollection *c, json_t *config, json_t *schema
 {
 	json_t	   *hnsw;
 	json_t	   *ef;
+	json_t	   *meta = NULL;
 	const char *space = NULL;
 
 	hnsw = hnsw_settings(config, schema, &space);
 	if (space == NULL && c->metadata)
-	{
-		json_t	   *m = json_loads(c->metadata, 0, NULL);
-
-		if (json_is_string(json_object_get(m, "hnsw:space")))
-			space = pg_strdup(json_string_value(json_object_get(m, "hnsw:space")));
-		json_decref(m);
-	}
+		meta = json_loads(c->metadata, 0, NULL);
+	if (space == NULL && json_is_string(json_object_get(meta, "hnsw:space")))
+		space = json_string_value(json_object_get(meta, "hnsw:space"));
 	c->space = pg_strdup(space ? space : "l2");
+	json_decref(meta);
 	json_object_set_new(hnsw, "space", json_string(c->space));
 	{
 		json_t	   *wrap = json_pack("{s:O}", "hnsw", hnsw);
