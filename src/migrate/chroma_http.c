@@ -133,6 +133,8 @@ chroma_http_error_message(const char *body, size_t len, char *msg, size_t msglen
 				 json_is_string(e) ? json_string_value(e) : "",
 				 json_is_string(e) ? ": " : "",
 				 json_string_value(json_object_get(v, "message")));
+		if (msg[0] == '\0')
+			snprintf(msg, msglen, "(an empty error message)");
 		json_decref(v);
 		return;
 	}
