@@ -12,7 +12,7 @@ PG_BINDIR=${VECQ_PG_BINDIR:-/usr/lib/postgresql/15/bin}
 VECQ_APT_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15
 	postgresql-client-15 libpq-dev clang libclang-rt-14-dev llvm
 	libipc-run-perl zlib1g-dev dataset-fashion-mnist nodejs npm
-	libsqlite3-dev libjansson-dev sqlite3"
+	libsqlite3-dev libjansson-dev libcurl4-openssl-dev sqlite3"
 
 # Print a progress line to stderr.
 vecq_say() {

@@ -206,6 +206,7 @@ if vecq_cluster_start; then
 	run_suite wire run_wire
 	run_suite chroma-conformance run_chroma
 	run_suite migrate bash test/migrate/run_migrate_tests.sh
+	run_suite migrate-http bash test/migrate/run_http_tests.sh
 	run_suite fuzz-cross-check run_cross_check
 	run_suite isolation run_isolation
 	vecq_cluster_stop

@@ -1,14 +1,17 @@
 /*-------------------------------------------------------------------------
  *
  * migrate.h
- *	  vecq-migrate: copies a ChromaDB persist directory into vecq's chroma
- *	  schema.
+ *	  vecq-migrate: copies a ChromaDB persist directory, or what a running
+ *	  Chroma server answers, into vecq's chroma schema.
  *
  * The program has three parts, each in its own file:
  *
  *	migrate_persist.c	reads a persist directory (chroma.sqlite3 and the
  *						HNSW segment files), read-only, into collections and
  *						a stream of records in Chroma's insertion order;
+ *	migrate_http.c		or reads the same from a running Chroma 1.x server
+ *						through its HTTP API (v2), page by page; the JSON
+ *						answers are decoded by chroma_http.c;
  *	migrate_target.c	writes them through libpq: the catalog rows, the
  *						records by binary COPY, one transaction per batch
  *						with its checkpoint in chroma.migrations;
@@ -54,6 +57,8 @@ typedef struct MigrateCollection
 	char	   *notes;			/* what is not carried over, or NULL */
 	int64_t		records;		/* live records */
 	int64_t		source_seq;		/* the log position the records are at */
+	char	   *origin;			/* chroma.migrations.source, NULL: the
+								 * source's name */
 	/* persist directory only */
 	char	   *metadata_segment;
 	char	   *vector_segment;
@@ -125,8 +130,19 @@ struct MigrateCursor
 	MigrateSource *source;
 };
 
+struct MigrateOptions;
+struct json_t;
+
 /* migrate_persist.c */
 extern MigrateSource *persist_open(const char *dir);
+
+/* migrate_http.c: url is http[s]://host[:port][/prefix] */
+extern MigrateSource *http_open(const char *url, const struct MigrateOptions *opts);
+extern char *http_normalize_url(const char *url);
+
+/* migrate_config.c */
+extern void migrate_collection_settings(MigrateCollection *c, struct json_t *config,
+										struct json_t *schema);
 
 /* migrate_source.c: calls through the methods */
 extern const char *source_describe(MigrateSource *src);
@@ -171,7 +187,9 @@ typedef struct MigrateOptions
 {
 	const char *from;
 	const char *to;
-	const char *tenant;			/* only this source tenant */
+	char	  **tenants;		/* only these source tenants; NULL: all */
+	int			ntenants;
+	const char *tenant_list;	/* --tenant as given */
 	char	  **collections;	/* only these names; NULL: all */
 	int			ncollections;
 	int			batch;
@@ -182,7 +200,12 @@ typedef struct MigrateOptions
 	bool		catch_up;
 	int			verify_queries;
 	const char *maintenance_work_mem;
+	const char *token;			/* an HTTP source's token, or NULL */
+	const char *token_header;	/* NULL: Authorization: Bearer */
 } MigrateOptions;
+
+/* migrate_main.c */
+extern bool option_tenant_selected(const MigrateOptions *opts, const char *tenant);
 
 /* migrate_target.c */
 typedef enum MigratePlan
@@ -205,7 +228,7 @@ typedef struct MigrateTarget
 
 extern PGconn *target_connect(const char *conninfo);
 extern void target_databases(PGconn *conn, const MigrateDatabase *dbs, int n,
-							 const char *only_tenant);
+							 const MigrateOptions *opts);
 extern MigratePlan target_prepare(PGconn *conn, const MigrateOptions *opts,
 								  const char *source, MigrateCollection *coll,
 								  MigrateTarget *tgt);
@@ -249,6 +272,7 @@ extern MigratePlan catchup_prepare(PGconn *conn, const MigrateOptions *opts,
 extern void catchup_collection(MigrateSource *src, MigrateCollection *coll,
 							   MigrateTarget *tgt, const MigrateOptions *opts);
 extern void catchup_report_gone(PGconn *conn, const char *source,
+								const MigrateOptions *opts,
 								const MigrateCollection *colls, int n);
 
 /* migrate_verify.c */

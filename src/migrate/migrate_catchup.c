@@ -758,21 +758,30 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
  * left as they are (chroma.delete_collection removes one)
  */
 void
-catchup_report_gone(PGconn *conn, const char *source, const MigrateCollection *colls, int n)
+catchup_report_gone(PGconn *conn, const char *source, const MigrateOptions *opts,
+					const MigrateCollection *colls, int n)
 {
 	const char *p[1] = {source};
 	PGresult   *res;
 
+	/* a server's collections record "URL tenant T" */
 	res = PQexecParams(conn,
 					   "SELECT m.source_collection, c.tenant, c.database, c.name "
 					   "FROM chroma.migrations m JOIN chroma.collections c ON c.id = m.collection "
-					   "WHERE m.source = $1 ORDER BY 2, 3, 4", 1, NULL, p, NULL, NULL, 0);
+					   "WHERE m.source = $1 OR (left(m.source, length($1)) = $1 "
+					   "                        AND substr(m.source, length($1) + 1) = ' tenant ' || c.tenant) "
+					   "ORDER BY 2, 3, 4", 1, NULL, p, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		pg_fatal("could not read chroma.migrations: %s", PQresultErrorMessage(res));
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		bool		found = false;
+		bool		read = opts->ntenants == 0;
 
+		for (int t = 0; t < opts->ntenants && !read; t++)
+			read = strcmp(opts->tenants[t], PQgetvalue(res, i, 1)) == 0;
+		if (!read)
+			continue;
 		for (int j = 0; j < n && !found; j++)
 			found = strcmp(colls[j].id, PQgetvalue(res, i, 0)) == 0;
 		if (!found)

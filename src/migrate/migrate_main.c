@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * migrate_main.c
- *	  vecq-migrate: moves a ChromaDB persist directory into PostgreSQL.
+ *	  vecq-migrate: moves a ChromaDB persist directory, or the contents of
+ *	  a running Chroma server, into PostgreSQL.
  *
- *	  vecq-migrate --from DIR --to CONNINFO [--tenant T] [--collections a,b]
- *				   [--batch N] [--dry-run] [--resume] [--verify] [--replace]
+ *	  vecq-migrate --from DIR|URL --to CONNINFO [--tenant T[,T...]]
+ *				   [--collections a,b] [--batch N] [--dry-run] [--resume]
+ *				   [--verify] [--replace] [--token TOKEN] [--token-header H]
  *				   [--catch-up]
  *
  *-------------------------------------------------------------------------
@@ -12,6 +14,7 @@
 #include "postgres_fe.h"
 
 #include <getopt.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/logging.h"
@@ -20,12 +23,17 @@
 static void
 usage(const char *progname)
 {
-	printf("%s copies a ChromaDB persist directory into vecq's chroma schema.\n\n", progname);
-	printf("Usage:\n  %s --from DIR --to CONNINFO [OPTION]...\n\n", progname);
+	printf("%s copies a ChromaDB persist directory, or what a running Chroma server\n"
+		   "holds, into vecq's chroma schema.\n\n", progname);
+	printf("Usage:\n  %s --from DIR --to CONNINFO [OPTION]...\n", progname);
+	printf("  %s --from http://HOST:PORT --to CONNINFO [OPTION]...\n\n", progname);
 	printf("Options:\n");
-	printf("  -f, --from=DIR            the Chroma persist directory (read only)\n");
+	printf("  -f, --from=DIR|URL        the Chroma persist directory (read only), or the URL of a\n"
+		   "                            running Chroma 1.x server (its HTTP API v2)\n");
 	printf("  -t, --to=CONNINFO         the target database (a libpq connection string or URI)\n");
-	printf("      --tenant=T            copy only the collections of Chroma tenant T\n");
+	printf("      --tenant=T[,T...]     copy only the collections of these Chroma tenants; a server\n"
+		   "                            cannot list its tenants, so from a URL only these are read\n"
+		   "                            (default: default_tenant)\n");
 	printf("      --collections=A,B     copy only these collections (by name)\n");
 	printf("  -b, --batch=N             records per transaction (default 5000)\n");
 	printf("  -n, --dry-run             read and check the source, report what would move, write nothing\n");
@@ -35,6 +43,10 @@ usage(const char *progname)
 	printf("      --verify              compare every copied record with the source, and k-NN answers\n");
 	printf("      --verify-queries=N    k-NN queries of --verify per collection (default 20)\n");
 	printf("      --maintenance-work-mem=SIZE  for building the HNSW indexes (default 1GB)\n");
+	printf("      --token=TOKEN         a server's API token (better: the environment variable\n"
+		   "                            VECQ_MIGRATE_TOKEN, which ps does not show); never printed\n");
+	printf("      --token-header=NAME   send the token as \"NAME: TOKEN\" (e.g. X-Chroma-Token)\n"
+		   "                            instead of \"Authorization: Bearer TOKEN\"\n");
 	printf("  -?, --help                show this help, then exit\n");
 	printf("  -V, --version             output version information, then exit\n\n");
 	printf("Exit status: 0 when everything was copied (and verified), 1 otherwise.\n");
@@ -49,8 +61,9 @@ seconds(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* a comma-separated list of names, added to *list */
 static void
-split_collections(MigrateOptions *opts, const char *arg)
+split_names(char ***list, int *n, const char *arg, const char *option)
 {
 	char	   *copy = pg_strdup(arg);
 	char	   *tok;
@@ -58,12 +71,24 @@ split_collections(MigrateOptions *opts, const char *arg)
 
 	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
 	{
-		opts->collections = pg_realloc(opts->collections,
-									   sizeof(char *) * (opts->ncollections + 1));
-		opts->collections[opts->ncollections++] = pg_strdup(tok);
+		*list = pg_realloc(*list, sizeof(char *) * (*n + 1));
+		(*list)[(*n)++] = pg_strdup(tok);
 	}
-	if (opts->ncollections == 0)
-		pg_fatal("--collections needs at least one name");
+	if (*n == 0)
+		pg_fatal("%s needs at least one name", option);
+	pg_free(copy);
+}
+
+/* is a source tenant among --tenant's (all are without --tenant) */
+bool
+option_tenant_selected(const MigrateOptions *opts, const char *tenant)
+{
+	if (opts->ntenants == 0)
+		return true;
+	for (int i = 0; i < opts->ntenants; i++)
+		if (strcmp(opts->tenants[i], tenant) == 0)
+			return true;
+	return false;
 }
 
 /* which collections to copy */
@@ -78,17 +103,18 @@ select_collections(const MigrateOptions *opts, MigrateCollection *colls, int n)
 
 		for (int i = 0; i < n; i++)
 			if (strcmp(colls[i].name, opts->collections[j]) == 0 &&
-				(opts->tenant == NULL || strcmp(colls[i].tenant, opts->tenant) == 0))
+				option_tenant_selected(opts, colls[i].tenant))
 				found = true;
 		if (!found)
 			pg_fatal("the source has no collection \"%s\"%s%s", opts->collections[j],
-					 opts->tenant ? " in tenant " : "", opts->tenant ? opts->tenant : "");
+					 opts->ntenants == 1 ? " in tenant " : opts->ntenants > 1 ? " in tenants " : "",
+					 opts->ntenants > 0 ? opts->tenant_list : "");
 	}
 	for (int i = 0; i < n; i++)
 	{
 		MigrateCollection *c = &colls[i];
 
-		c->selected = opts->tenant == NULL || strcmp(c->tenant, opts->tenant) == 0;
+		c->selected = option_tenant_selected(opts, c->tenant);
 		if (c->selected && opts->ncollections > 0)
 		{
 			c->selected = false;
@@ -99,6 +125,30 @@ select_collections(const MigrateOptions *opts, MigrateCollection *colls, int n)
 		chosen += c->selected;
 	}
 	return chosen;
+}
+
+/*
+ * --from: an http:// or https:// URL is a running server, anything else a
+ * persist directory.  *name is what chroma.migrations.source records (a
+ * collection's origin, if set, takes its place): the directory's absolute
+ * path, or the server's normalised URL.
+ */
+static MigrateSource *
+source_open(const char *from, const MigrateOptions *opts, char **name)
+{
+	char	   *abs;
+
+	if (strncasecmp(from, "http://", 7) == 0 || strncasecmp(from, "https://", 8) == 0)
+	{
+		*name = http_normalize_url(from);
+		return http_open(*name, opts);
+	}
+	abs = realpath(from, NULL);
+	if (abs == NULL)
+		pg_fatal("could not open \"%s\": %m", from);
+	*name = pg_strdup(abs);
+	free(abs);
+	return persist_open(*name);
 }
 
 int
@@ -117,6 +167,8 @@ main(int argc, char **argv)
 		{"verify-queries", required_argument, NULL, 6},
 		{"maintenance-work-mem", required_argument, NULL, 7},
 		{"catch-up", no_argument, NULL, 8},
+		{"token", required_argument, NULL, 10},
+		{"token-header", required_argument, NULL, 11},
 		{"help", no_argument, NULL, '?'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -166,10 +218,11 @@ main(int argc, char **argv)
 				opts.to = optarg;
 				break;
 			case 1:
-				opts.tenant = optarg;
+				opts.tenant_list = optarg;
+				split_names(&opts.tenants, &opts.ntenants, optarg, "--tenant");
 				break;
 			case 2:
-				split_collections(&opts, optarg);
+				split_names(&opts.collections, &opts.ncollections, optarg, "--collections");
 				break;
 			case 'b':
 				opts.batch = atoi(optarg);
@@ -199,6 +252,14 @@ main(int argc, char **argv)
 			case 8:
 				opts.catch_up = true;
 				break;
+			case 10:
+				opts.token = pg_strdup(optarg);
+				/* keep it out of ps where the system allows */
+				memset(optarg, 'x', strlen(optarg));
+				break;
+			case 11:
+				opts.token_header = optarg;
+				break;
 			default:
 				pg_log_error_hint("Try \"%s --help\" for more information.", progname);
 				exit(1);
@@ -211,10 +272,9 @@ main(int argc, char **argv)
 		exit(1);
 	}
 	if (opts.from == NULL)
-		pg_fatal("no source given: --from DIR names a Chroma persist directory");
-	if (strncmp(opts.from, "http://", 7) == 0 || strncmp(opts.from, "https://", 8) == 0)
-		pg_fatal("--from %s: a running Chroma server as the source is not supported by this version; give its persist directory",
-				 opts.from);
+		pg_fatal("no source given: --from DIR names a Chroma persist directory, --from http://HOST:PORT a running server");
+	if (opts.token == NULL && getenv("VECQ_MIGRATE_TOKEN") && getenv("VECQ_MIGRATE_TOKEN")[0])
+		opts.token = getenv("VECQ_MIGRATE_TOKEN");
 	if (opts.to == NULL && !opts.dry_run)
 		pg_fatal("no target given: --to CONNINFO names the PostgreSQL database (or use --dry-run)");
 	if (opts.resume && opts.replace)
@@ -224,16 +284,8 @@ main(int argc, char **argv)
 	if (opts.catch_up && opts.dry_run)
 		pg_fatal("--catch-up compares the source with the target, so it cannot be used with --dry-run");
 
-	/* the source: its absolute path is what chroma.migrations records */
-	{
-		char	   *abs = realpath(opts.from, NULL);
-
-		if (abs == NULL)
-			pg_fatal("could not open \"%s\": %m", opts.from);
-		source = pg_strdup(abs);
-		free(abs);
-	}
-	src = persist_open(source);
+	/* the source: its absolute path or URL is what chroma.migrations records */
+	src = source_open(opts.from, &opts, &source);
 	ncolls = source_collections(src, &colls);
 	nselected = select_collections(&opts, colls, ncolls);
 	nskipped = source_skipped(src, &skipped);
@@ -266,7 +318,7 @@ main(int argc, char **argv)
 			MigrateDatabase *dbs;
 			int			ndbs = source_databases(src, &dbs);
 
-			target_databases(conn, dbs, ndbs, opts.tenant);
+			target_databases(conn, dbs, ndbs, &opts);
 		}
 	}
 
@@ -283,10 +335,12 @@ main(int argc, char **argv)
 			continue;
 		if (!opts.dry_run)
 		{
+			const char *origin = coll->origin ? coll->origin : source;
+
 			if (opts.catch_up)
-				plan = catchup_prepare(conn, &opts, source, coll, &tgt);
+				plan = catchup_prepare(conn, &opts, origin, coll, &tgt);
 			if (plan != PLAN_CATCHUP)
-				plan = target_prepare(conn, &opts, source, coll, &tgt);
+				plan = target_prepare(conn, &opts, origin, coll, &tgt);
 			done = tgt.records_done;
 		}
 		if (plan == PLAN_CATCHUP)
@@ -338,7 +392,7 @@ main(int argc, char **argv)
 	batch_free(&batch);
 
 	if (opts.catch_up && opts.ncollections == 0)
-		catchup_report_gone(conn, source, colls, ncolls);
+		catchup_report_gone(conn, source, &opts, colls, ncolls);
 	printf("%s %d collections%s, %lld records in %.1f s; %d skipped%s\n",
 		   opts.dry_run ? "would copy" : "copied", copied,
 		   opts.catch_up ? psprintf(", caught up %d", caught_up) : "",

@@ -8,6 +8,7 @@
  */
 #include "postgres_fe.h"
 
+#include "common/logging.h"
 #include "migrate.h"
 
 const char *

@@ -129,12 +129,13 @@ ensure_database(PGconn *conn, const char *tenant, const char *id, const char *na
 
 /* the source's tenants and databases, also those without collections */
 void
-target_databases(PGconn *conn, const MigrateDatabase *dbs, int n, const char *only_tenant)
+target_databases(PGconn *conn, const MigrateDatabase *dbs, int n,
+				 const MigrateOptions *opts)
 {
 	target_run(conn, "BEGIN", 0, NULL);
 	for (int i = 0; i < n; i++)
 	{
-		if (only_tenant == NULL || strcmp(only_tenant, dbs[i].tenant) == 0)
+		if (option_tenant_selected(opts, dbs[i].tenant))
 			ensure_database(conn, dbs[i].tenant, dbs[i].id, dbs[i].name);
 	}
 	target_run(conn, "COMMIT", 0, NULL);

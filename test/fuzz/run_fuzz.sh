@@ -4,9 +4,10 @@
 #	  Build the fuzz targets and run each for a fixed number of inputs
 #	  with a fixed seed: vector_text (src/common/vector_text.c), then
 #	  chroma_pickle and chroma_hnsw (vecq-migrate's readers of Chroma
-#	  files, src/migrate/chroma_*.c) and chroma_sqlite (its persist
-#	  directory reader, src/migrate/migrate_persist.c), built by
-#	  test/migrate/Makefile.
+#	  files, src/migrate/chroma_*.c), chroma_sqlite (its persist
+#	  directory reader, src/migrate/migrate_persist.c) and chroma_http (the
+#	  decoders of a Chroma server's JSON answers, src/migrate/chroma_http.c),
+#	  all built by test/migrate/Makefile.
 #
 # Works on copies of the seed corpora in a temporary directory and never
 # writes into the repository.  For vector_text, first runs the target once
@@ -19,7 +20,7 @@
 #
 # Environment:
 #	FUZZ_TARGETS	targets to run (default "vector_text chroma_pickle
-#					chroma_hnsw chroma_sqlite")
+#					chroma_hnsw chroma_sqlite chroma_http")
 #	FUZZ_RUNS		inputs to run for vector_text (default 1000000)
 #	FUZZ_CHROMA_RUNS inputs to run for chroma_pickle and chroma_hnsw
 #					(default 1000000)
@@ -41,7 +42,7 @@
 set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TARGETS="${FUZZ_TARGETS:-vector_text chroma_pickle chroma_hnsw chroma_sqlite}"
+TARGETS="${FUZZ_TARGETS:-vector_text chroma_pickle chroma_hnsw chroma_sqlite chroma_http}"
 RUNS="${FUZZ_RUNS:-1000000}"
 CHROMA_RUNS="${FUZZ_CHROMA_RUNS:-1000000}"
 SQLITE_RUNS="${FUZZ_SQLITE_RUNS:-20000}"
@@ -165,9 +166,11 @@ run_vector_text() {
 	fi
 }
 
-# chroma_pickle, chroma_hnsw, chroma_sqlite: built by test/migrate/Makefile
+# chroma_pickle, chroma_hnsw: plain C; chroma_sqlite, chroma_http: frontend
+# C with PostgreSQL's libraries; all built by test/migrate/Makefile
 run_chroma() {
 	make -s -C "$MIGRATE_DIR" BUILDDIR="$TMP/build-migrate" \
+		${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} \
 		"$TMP/build-migrate/fuzz_$TARGET" >"$TMP/build.log" 2>&1 \
 		|| { cat "$TMP/build.log" >&2; echo "run_fuzz.sh: build failed" >&2; exit 1; }
 	if [ "$TARGET" = chroma_sqlite ]; then
@@ -183,7 +186,7 @@ run_chroma() {
 for TARGET in $TARGETS; do
 	case "$TARGET" in
 		vector_text) run_vector_text ;;
-		chroma_pickle | chroma_hnsw | chroma_sqlite) run_chroma ;;
+		chroma_pickle | chroma_hnsw | chroma_sqlite | chroma_http) run_chroma ;;
 		*) echo "run_fuzz.sh: unknown target $TARGET" >&2; exit 2 ;;
 	esac
 done

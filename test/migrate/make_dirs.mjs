@@ -32,7 +32,7 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { ChromaClient, AdminClient } from "chromadb";
 import { Num, parse, stringify, toLossless, compareGet, compareQuery, diffExact, compareConfiguration } from "./compare.mjs";
 
@@ -45,16 +45,17 @@ const opt = (name, dflt) => {
 	return i >= 0 ? args[i + 1] : dflt;
 };
 const positional = args.filter((a, i) => !a.startsWith("--") && !(i > 0 && ["--port", "--only"].includes(args[i - 1])));
-if (positional.length !== 1) {
+const IMPORTED = !(process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href);
+if (positional.length !== 1 && !IMPORTED) {
 	console.error("usage: node make_dirs.mjs OUTDIR [--port P] [--only NAME[,NAME...]] [--keep-logs]");
 	process.exit(2);
 }
-const OUTDIR = path.resolve(positional[0]);
+const OUTDIR = IMPORTED ? null : path.resolve(positional[0]);
 const PORT = Number(opt("--port", "18234"));
 const ONLY = opt("--only", null);
 const KEEP_LOGS = args.includes("--keep-logs");
 const CHANGES_MODE = args.includes("--changes");
-if (!(PORT >= 1 && PORT < 65536)) throw new Error("bad --port");
+if (!IMPORTED && !(PORT >= 1 && PORT < 65536)) throw new Error("bad --port");
 
 const GET_INCLUDE = ["documents", "metadatas", "embeddings", "uris"];
 const QUERY_INCLUDE = ["documents", "metadatas", "distances", "uris"];
@@ -785,7 +786,11 @@ async function main() {
 	process.exit(failed ? 1 : 0);
 }
 
-main().catch((e) => {
-	console.error(e);
-	process.exit(2);
-});
+// fill_server.mjs imports the scenarios and the capture
+export { SCENARIOS, Ctx, capture, GET_INCLUDE, QUERY_INCLUDE, N_RESULTS };
+
+if (!IMPORTED)
+	main().catch((e) => {
+		console.error(e);
+		process.exit(2);
+	});
