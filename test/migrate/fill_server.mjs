@@ -1,7 +1,11 @@
 // fill_server.mjs: fill a running Chroma 1.0 server with make_dirs.mjs's
 // scenarios, and record what it answers, for vecq-migrate's HTTP source.
 //
-//   node fill_server.mjs EXPECTED.json --port P [--only NAME[,NAME...]]
+//   node fill_server.mjs EXPECTED.json --port P [--only NAME[,NAME...]] [--changes]
+//
+// With --changes the server holds what an earlier run put there, and
+// make_dirs.mjs's changes of those scenarios (history, tenants, flushed)
+// are made to it instead; EXPECTED.json then holds the new answers.
 //
 // The server (chromadb 3.0.9's "chroma run", bindings 1.0.1, on
 // 127.0.0.1:P) is started and stopped by the caller (run_http_tests.sh)
@@ -14,7 +18,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { SCENARIOS, Ctx, capture } from "./make_dirs.mjs";
+import { SCENARIOS, CHANGES, Ctx, capture } from "./make_dirs.mjs";
 import { stringify } from "./compare.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -29,21 +33,27 @@ if (positional.length !== 1 || !(PORT >= 1 && PORT < 65536)) {
 	console.error("usage: node fill_server.mjs EXPECTED.json --port P [--only NAME[,NAME...]]");
 	process.exit(2);
 }
-const names = (opt("--only", null) || Object.keys(SCENARIOS).join(",")).split(",");
+const CHANGES_MODE = args.includes("--changes");
+const TABLE = CHANGES_MODE ? CHANGES : SCENARIOS;
+const names = (opt("--only", null) || Object.keys(TABLE).join(",")).split(",");
 
-async function main() {
-	const t0 = Date.now();
-	const ctx = new Ctx(PORT);
-	for (const n of names) {
-		if (!SCENARIOS[n]) throw new Error(`no scenario ${n}`);
-		await SCENARIOS[n](ctx);
-	}
-	// more collections than a page of the list: 103, a few with a record
+// more collections than a page of the list: 103, a few with a record
+async function manyCollections(ctx) {
 	await ctx.admin.createDatabase({ name: "many_colls", tenant: "default_tenant" });
 	for (let i = 0; i < 103; i++) {
 		const col = await ctx.create(`c${String(i).padStart(3, "0")}`, { database: "many_colls", metadata: { i } });
 		if (i % 25 === 0) await col.add({ ids: [`r${i}`], embeddings: [[i, 1, -i]], metadatas: [{ i, half: i / 2 + 0.5 }], documents: [`record ${i}`] });
 	}
+}
+
+async function main() {
+	const t0 = Date.now();
+	const ctx = new Ctx(PORT);
+	for (const n of names) {
+		if (!TABLE[n]) throw new Error(`no scenario ${n}`);
+		await TABLE[n](ctx);
+	}
+	if (!CHANGES_MODE) await manyCollections(ctx);
 	const pairs = ctx.databases.length ? [...ctx.databases] : [["default_tenant", "default_database"]];
 	pairs.push(["default_tenant", "many_colls"]);
 	const collections = await capture(ctx, pairs, 77);
@@ -51,7 +61,7 @@ async function main() {
 	const pkg = JSON.parse(fs.readFileSync(path.join(HERE, "package.json"), "utf8")).dependencies;
 	const expected = {
 		format: "vecq-migrate expected answers, version 1",
-		scenario: "http:" + names.join("+"),
+		scenario: "http:" + names.join("+") + (CHANGES_MODE ? ", changed" : ""),
 		made_by: "test/migrate/fill_server.mjs",
 		chroma: {
 			server_version: version,

@@ -787,7 +787,7 @@ async function main() {
 }
 
 // fill_server.mjs imports the scenarios and the capture
-export { SCENARIOS, Ctx, capture, GET_INCLUDE, QUERY_INCLUDE, N_RESULTS };
+export { SCENARIOS, CHANGES, Ctx, capture, GET_INCLUDE, QUERY_INCLUDE, N_RESULTS };
 
 if (!IMPORTED)
 	main().catch((e) => {

@@ -13,7 +13,9 @@
 #     recorded; vecq-migrate copies it with --verify and small pages, and
 #     check_migrated.mjs compares what vecq answers with what the server
 #     answered; a second run has nothing to do; a copy killed after some
-#     batches is resumed;
+#     batches is resumed; then the server's data is changed
+#     (fill_server.mjs --changes) and --catch-up brings the copy up to date:
+#     its counts are checked and check_migrated compares again;
 #  2. the server is stopped and its persist directory migrated too: both
 #     copies must hold the same bytes (vectors to the bit, metadata of the
 #     same kinds);
@@ -147,7 +149,47 @@ check "--resume finishes and --verify passes" \
 check "after resume: $n_l2 records, state done, same source position" \
 	test "$(sql h_resume "SELECT records_done || ' ' || state || ' ' || source_position FROM chroma.migrations")" = "$n_l2 done $n_l2"
 
-# 2. the same data through the persist directory: the same bytes
+# 1b. --catch-up after changes on the server: adds, updates, upserts,
+# deletes, a record deleted and added again, a collection renamed, one that
+# gets its first records, a new database and collection, a flush
+if node fill_server.mjs "$TMP/expected2.json" --port "$PORT" --changes --only history,tenants,flushed \
+	>"$TMP/fill2.log" 2>&1; then
+	ok "fill_server.mjs --changes changed the server ($(tail -n 1 "$TMP/fill2.log" | sed 's/^ok *//'))"
+else
+	fail "fill_server.mjs --changes"; tail -20 "$TMP/fill2.log"
+fi
+NCOLL2=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$TMP/expected2.json', 'utf8')).collections.length)")
+NREC2=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$TMP/expected2.json', 'utf8')).collections.reduce((n, c) => n + Number(c.count), 0))")
+if "$MIGRATE" --from "$URL" --to "$(conn h_all)" --tenant "$TENANTS" --catch-up --verify --batch 300 \
+	>"$TMP/cu.out" 2>"$TMP/cu.err"; then
+	ok "caught up from $URL, verify passed ($(tail -n 1 "$TMP/cu.out"))"
+else
+	fail "vecq-migrate --catch-up --from $URL"; grep -v '^{"event' "$TMP/cu.err" | tail -5
+fi
+if node check_migrated.mjs "$TMP/expected2.json" "$(conn h_all)" >"$TMP/check2.out" 2>&1; then
+	ok "after catch-up vecq answers as the changed server does ($(tail -n 1 "$TMP/check2.out"))"
+else
+	fail "check_migrated after catch-up"; grep -v '^ok' "$TMP/check2.out" | tail -8
+fi
+caught() { grep -F "collection $1: " "$TMP/cu.out" | grep -v '^  ' | tail -n 1 | sed 's/ in [0-9.]* s:/:/'; }
+check "history: 6 added, 5 updated, 2 deleted, h001 moved to the end" \
+	test "$(caught default_tenant/default_database/history)" = \
+	"collection default_tenant/default_database/history: caught up: 6 added, 5 updated, 2 deleted, 1 moved to the end, 32 unchanged (compared every record)"
+check "flushed_l2: 1200 added, 20 updated, 29 deleted; flushed_cosine: 1 moved" \
+	test "$(caught default_tenant/default_database/flushed_l2); $(caught default_tenant/default_database/flushed_cosine)" = \
+	"collection default_tenant/default_database/flushed_l2: caught up: 1200 added, 20 updated, 29 deleted, 0 moved to the end, 2883 unchanged (compared every record); collection default_tenant/default_database/flushed_cosine: caught up: 0 added, 0 updated, 0 deleted, 1 moved to the end, 1096 unchanged (compared every record)"
+check "an unchanged collection: nothing written (spaces/space_l2)" \
+	test "$(caught default_tenant/default_database/space_l2)" = \
+	"collection default_tenant/default_database/space_l2: caught up: 0 added, 0 updated, 0 deleted, 0 moved to the end, 40 unchanged (compared every record)"
+check "renamed collection renamed, the empty one filled, the new database's collection copied" \
+	bash -c "grep -q 'acme/staging/shared_renamed: renamed from \"shared\"' '$TMP/cu.out' &&
+		grep -q '^collection acme/staging/nothing_here: caught up in [0-9.]* s: 3 added' '$TMP/cu.out' &&
+		grep -q '^collection acme/new_db/brand_new: 2 records, 2 dimensions, space ip' '$TMP/cu.out'"
+check "the summary: $NCOLL2 collections, one copied, the others caught up" \
+	grep -q "^copied 1 collections, caught up $((NCOLL2 - 1)), " "$TMP/cu.out"
+
+# 2. the same data through the persist directory: the same bytes (as the
+# server holds it after the changes: the caught-up copy must match)
 kill -INT "$SERVER"
 for _ in $(seq 1 200); do kill -0 "$SERVER" 2>/dev/null || break; sleep 0.1; done
 check "the Chroma server stopped" bash -c "! kill -0 $SERVER 2>/dev/null"
@@ -209,14 +251,14 @@ console.log(`${h.length} rows, ${ulp} cosine vectors up to ${most} ulp apart, ${
 process.exit(bad ? 1 : 0);
 JS
 check "the HTTP copy's $(wc -l <"$TMP/dump_http") vectors are the server's answers to the bit" \
-	node "$TMP/cmp.js" server "$TMP/expected.json" "$TMP/dump_http" "$NREC"
+	node "$TMP/cmp.js" server "$TMP/expected2.json" "$TMP/dump_http" "$NREC2"
 # the persist reader rebuilds a cosine vector from the HNSW file's unit
 # vector times its length, and the server rounds that product its own way
 # (the persist copy has the vectors as they were added, the server's
 # answer can be a few ulp off): there the two copies may differ
 node "$TMP/cmp.js" persist "$TMP/dump_http" "$TMP/dump_persist" >"$TMP/cmp.out" 2>&1
 check "HTTP and persist copies hold the same records, bytes equal but cosine vectors within 4 ulp ($(cat "$TMP/cmp.out"))" \
-	grep -q "^$NREC rows, [0-9]* cosine vectors up to [0-4] ulp apart, 0 other differences$" "$TMP/cmp.out"
+	grep -q "^$NREC2 rows, [0-9]* cosine vectors up to [0-4] ulp apart, 0 other differences$" "$TMP/cmp.out"
 check "... and byte-identical in every l2 and ip collection" \
 	cmp -s <(grep -v "	cosine	" "$TMP/dump_http") <(grep -v "	cosine	" "$TMP/dump_persist")
 check "... and so are the collections' metadata, configuration, space and dimension" \
