@@ -56,8 +56,8 @@ ISOLATION_OPTS = --inputdir=test --outputdir=. --load-extension=vecq
 
 # SIMD kernels: each file is compiled for its instruction set only; the
 # dispatcher in distance.c calls them after checking the CPU at load time.
-SIMD_AVX2_CFLAGS = -mavx2 -mfma
-SIMD_AVX512_CFLAGS = -mavx512f -mavx512dq -mavx2 -mfma
+SIMD_AVX2_CFLAGS = -mavx2 -mfma -mf16c
+SIMD_AVX512_CFLAGS = -mavx512f -mavx512dq -mavx2 -mfma -mf16c
 
 src/common/distance_avx2.o: CFLAGS += $(SIMD_AVX2_CFLAGS)
 src/common/distance_avx512.o: CFLAGS += $(SIMD_AVX512_CFLAGS)

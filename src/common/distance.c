@@ -52,6 +52,7 @@
 
 #include "common/distance.h"
 #include "common/distance_simd.h"
+#include "common/half.h"
 
 /* __builtin_cpu_supports() exists for x86 targets of gcc and clang only */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
@@ -252,6 +253,23 @@ scalar_bits_sum(const float *u, const uint8_t *bits, int n)
 	return sum;
 }
 
+/* halfvec: element by element, as the header's inline conversions do */
+static void
+scalar_half_to_float(const uint16_t *h, float *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VecqHalfToFloat(h[i]);
+}
+
+static void
+scalar_float_to_half(const float *f, uint16_t *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VecqFloatToHalf(f[i]);
+}
+
+VECQ_HALF_KERNELS(scalar)
+
 static const VecqDistanceKernels scalar_kernels = {
 	.l2_squared = scalar_l2_squared,
 	.inner_product = scalar_inner_product,
@@ -265,6 +283,7 @@ static const VecqDistanceKernels scalar_kernels = {
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
 	.bits_sum = scalar_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(scalar),
 };
 
 /* the kernels in use; scalar until VecqDistanceInit() picks better ones */
@@ -281,6 +300,7 @@ VecqDistanceKernels VecqKernels = {
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
 	.bits_sum = scalar_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(scalar),
 };
 
 static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;
@@ -306,9 +326,11 @@ detect_levels(void)
 	/* normally run by a constructor already; harmless to repeat */
 	__builtin_cpu_init();
 
+	/* both SIMD files also use F16C (halfvec conversions): require it */
 	if (VecqKernelsAvx2 != NULL &&
 		__builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma"))
+		__builtin_cpu_supports("fma") &&
+		__builtin_cpu_supports("f16c"))
 		level_kernels[VECQ_SIMD_AVX2] = VecqKernelsAvx2;
 
 	/* distance_avx512.c is also compiled with -mavx2 -mfma: require them */
@@ -316,7 +338,8 @@ detect_levels(void)
 		__builtin_cpu_supports("avx512f") &&
 		__builtin_cpu_supports("avx512dq") &&
 		__builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma"))
+		__builtin_cpu_supports("fma") &&
+		__builtin_cpu_supports("f16c"))
 		level_kernels[VECQ_SIMD_AVX512] = VecqKernelsAvx512;
 #endif
 
