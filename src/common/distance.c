@@ -57,6 +57,7 @@
 /* __builtin_cpu_supports() exists for x86 targets of gcc and clang only */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define VECQ_HAVE_CPU_SUPPORTS 1
+#include <cpuid.h>
 #endif
 
 /*
@@ -309,6 +310,26 @@ static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;
 static const VecqDistanceKernels *level_kernels[VECQ_SIMD_NLEVELS];
 static bool detected = false;
 
+#ifdef VECQ_HAVE_CPU_SUPPORTS
+/*
+ * F16C (the halfvec conversions of both SIMD levels), from CPUID leaf 1
+ * directly: clang's __builtin_cpu_supports() does not know "f16c".  The
+ * instructions use the YMM state, whose OS support the avx2 test implies.
+ */
+static bool
+cpu_has_f16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return false;
+	return (ecx & bit_F16C) != 0;
+}
+#endif
+
 /*
  * Fill level_kernels[] from the build and the CPU, once.
  */
@@ -330,7 +351,7 @@ detect_levels(void)
 	if (VecqKernelsAvx2 != NULL &&
 		__builtin_cpu_supports("avx2") &&
 		__builtin_cpu_supports("fma") &&
-		__builtin_cpu_supports("f16c"))
+		cpu_has_f16c())
 		level_kernels[VECQ_SIMD_AVX2] = VecqKernelsAvx2;
 
 	/* distance_avx512.c is also compiled with -mavx2 -mfma: require them */
@@ -339,12 +360,13 @@ detect_levels(void)
 		__builtin_cpu_supports("avx512dq") &&
 		__builtin_cpu_supports("avx2") &&
 		__builtin_cpu_supports("fma") &&
-		__builtin_cpu_supports("f16c"))
+		cpu_has_f16c())
 		level_kernels[VECQ_SIMD_AVX512] = VecqKernelsAvx512;
 #endif
 
 	detected = true;
 }
+
 
 /*
  * VecqDistanceInit

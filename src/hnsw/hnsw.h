@@ -70,6 +70,15 @@ typedef enum HnswMetric
 } HnswMetric;
 
 /*
+ * Support function 1 of the halfvec opclasses returns its metric with this
+ * flag added: the indexed column is a halfvec, whose elements the index
+ * widens to float4 as they enter it (rows and queries alike), so that the
+ * rest of the index sees float4 vectors.  The flag is not a metric and is
+ * never stored in the metapage.
+ */
+#define HNSW_METRIC_HALFVEC_FLAG	0x100
+
+/*
  * An index on a bit(n) column stores the bits themselves (format float4,
  * "dimensions" counting bits); its "vectors" are the bit strings' bytes.
  */
@@ -121,6 +130,7 @@ typedef struct HnswIndexInfo
 	const QuantSq8 *sq8;		/* format sq8: the ranges */
 	const QuantBit *bit;		/* format bit: centres and spreads */
 	bool		haskey;			/* has a key column (hnsw_key.c) */
+	bool		halfvec;		/* the column is a halfvec (widened to float4) */
 } HnswIndexInfo;
 
 /*
@@ -140,6 +150,7 @@ extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswMetric HnswGetMetric(Relation index);
+extern bool HnswIndexIsHalfvec(Relation index);
 extern HnswFormat HnswGetFormat(Relation index);
 
 /* hnsw_page.c */

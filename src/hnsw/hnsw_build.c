@@ -1345,6 +1345,7 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->sq8 = NULL;
 	info->bit = NULL;
 	info->haskey = HnswIndexHasKey(index);
+	info->halfvec = HnswIndexIsHalfvec(index);
 	if (HnswIsBitMetric(info->metric) && info->format != HNSW_FORMAT_FLOAT4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

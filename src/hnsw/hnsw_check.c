@@ -100,6 +100,7 @@ typedef struct CheckState
 	Size		datalen;		/* bytes of element data */
 	int64		nlive;			/* live elements */
 	int64		nclamped;		/* live elements with clamped codes */
+	bool		halfvec;		/* the column is a halfvec */
 } CheckState;
 
 static inline uint64
@@ -886,11 +887,15 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		return;
 	if (cs->meta.metric == HNSW_METRIC_COSINE)
 	{
-		Vector	   *v = DatumGetVector(values[0]);
+		Vector	   *v = cs->halfvec ?
+			HalfVectorToVector(DatumGetHalfVector(values[0])) :
+			DatumGetVector(values[0]);
 		bool		zero = true;
 
 		for (int i = 0; i < v->dim && zero; i++)
 			zero = (v->x[i] == 0);
+		if (cs->halfvec)
+			pfree(v);
 		if (zero)
 			return;				/* zero vectors are not indexed under cosine */
 	}
@@ -907,6 +912,7 @@ check_heap(CheckState *cs)
 	TableScanDesc scan = table_beginscan_strat(cs->heap, snapshot, 0, NULL, true, true);
 
 	indexInfo->ii_Concurrent = true;
+	cs->halfvec = HnswIndexIsHalfvec(cs->index);
 	(void) table_index_build_scan(cs->heap, cs->index, indexInfo, true, false,
 								  heap_callback, cs, scan);
 	UnregisterSnapshot(snapshot);

@@ -51,7 +51,9 @@ HnswRandomLevel(int m, pg_prng_state *state)
 
 /*
  * The data of a row's indexed value (detoasted), checked against the
- * index's dimensions: a vector's elements, or a bit string's bytes.
+ * index's dimensions: a vector's elements, a halfvec's elements widened to
+ * float4 (exact; palloc'd in CurrentMemoryContext), or a bit string's
+ * bytes.
  */
 const float *
 HnswDatumData(const HnswIndexInfo *info, Datum value)
@@ -65,6 +67,16 @@ HnswDatumData(const HnswIndexInfo *info, Datum value)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d bits, not %d", info->dimensions, VARBITLEN(b))));
 		return (const float *) VARBITS(b);
+	}
+	else if (info->halfvec)
+	{
+		HalfVector *h = DatumGetHalfVector(value);
+
+		if (h->dim != info->dimensions)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", info->dimensions, h->dim)));
+		return HalfVectorToFloats(h);
 	}
 	else
 	{

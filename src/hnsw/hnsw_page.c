@@ -194,6 +194,7 @@ rel_cache(Relation index)
 		rc->info.metric = (HnswMetric) meta.metric;
 		rc->info.format = (HnswFormat) meta.format;
 		rc->info.haskey = HnswIndexHasKey(index);
+		rc->info.halfvec = HnswIndexIsHalfvec(index);
 		if (rc->info.haskey && meta.keydir_nbuckets == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
