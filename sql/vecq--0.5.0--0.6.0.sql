@@ -14,6 +14,19 @@
 -- LEAKPROOF as for vector: comparisons, hashes, vector_dims, l2_norm and
 -- l2_normalize cannot fail for valid inputs; distances and arithmetic can.
 --
+--
+-- vector and halfvec get a type category of their own, with vector its
+-- preferred type, so that a call with untyped literals that resolved to
+-- vector before 0.6.0, such as l2_distance('[1,2]', '[3,4]') or
+-- subvector('[1,2,3]', 1, 2), still does now that halfvec overloads exist
+-- (pgvector, whose vector is in the default category, raises "function
+-- ... is not unique" there).  A category of their own keeps vector from
+-- becoming preferred over other extensions' types.  CREATE TYPE cannot
+-- change an existing type's category, hence the catalog update.
+--
+UPDATE pg_catalog.pg_type SET typcategory = 'q', typispreferred = true
+	WHERE oid = 'vector'::regtype;
+
 CREATE TYPE halfvec;
 
 CREATE FUNCTION halfvec_in(cstring, oid, integer) RETURNS halfvec
@@ -33,7 +46,8 @@ CREATE TYPE halfvec (
 	TYPMOD_IN = halfvec_typmod_in,
 	RECEIVE = halfvec_recv,
 	SEND = halfvec_send,
-	STORAGE = external
+	STORAGE = external,
+	CATEGORY = 'q'
 );
 
 COMMENT ON TYPE halfvec IS 'vector of float16 elements, 1 to 16000 dimensions';

@@ -152,7 +152,7 @@ HnswGetMetric(Relation index)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("the first column of an hnsw index must be a vector with a distance operator class"),
-				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops (halfvec_l2_ops ... for halfvec).")));
+				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops, or their halfvec_ counterparts for a halfvec column.")));
 	if (natts > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
