@@ -374,9 +374,15 @@ PG_FUNCTION_INFO_V1(halfvec_accum);
 Datum
 halfvec_accum(PG_FUNCTION_ARGS)
 {
+	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	HalfVector *hv = PG_GETARG_HALFVEC_P(1);
-	Vector	   *v = HalfVectorToVector(hv);
+	Vector	   *v;
 	Datum		result;
+
+	/* a state that has seen rows must have this dimension (halfvec's error) */
+	if (ARR_NDIM(state) == 1 && ARR_DIMS(state)[0] > 1)
+		VecqCheckSameDims("halfvec", ARR_DIMS(state)[0] - 1, hv->dim);
+	v = HalfVectorToVector(hv);
 
 	/* vector_accum reads argument 1 as a vector */
 	fcinfo->args[1].value = PointerGetDatum(v);
