@@ -90,8 +90,21 @@ typedef enum HnswFormat
 {
 	HNSW_FORMAT_FLOAT4 = 0,		/* 'none': the vector itself */
 	HNSW_FORMAT_SQ8 = 1,		/* 'sq8': a QuantSq8Code */
-	HNSW_FORMAT_BIT = 2			/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
+	HNSW_FORMAT_BIT = 2,		/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
+	HNSW_FORMAT_HALF = 3		/* halfvec column, 'none', not cosine: the
+								 * halves themselves (2 bytes a dimension) */
 } HnswFormat;
+
+/*
+ * A halfvec index stores its elements as halves when that is exact: the
+ * prepared vector of l2, ip and l1 is the halfvec widened to float4, so
+ * rounding it back gives the same halves, and decoding gives the same
+ * float4 vector a float4 element would hold: the same graph and distances
+ * at half the element size.  Cosine prepares a unit vector, which halves
+ * cannot hold exactly, so cosine halfvec indexes keep float4 elements.
+ */
+#define HnswFormatIsExact(format) \
+	((format) == HNSW_FORMAT_FLOAT4 || (format) == HNSW_FORMAT_HALF)
 
 /* hnsw.iterative_scan */
 typedef enum HnswIterativeScan
@@ -141,6 +154,8 @@ typedef struct HnswQuery
 {
 	const HnswIndexInfo *info;
 	const float *vec;			/* prepared (normalized for cosine) */
+	float	   *hvec;			/* format half: the decoded query element */
+	float	   *hdata;			/* format half: scratch for element data */
 	QuantSq8Query sq8;
 	QuantBitQuery bit;
 } HnswQuery;

@@ -54,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/distance.h"
 #include "hnsw/hnsw.h"
 #include "vector/vector.h"
 
@@ -246,7 +247,7 @@ check_meta(CheckState *cs)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
 		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8 &&
-				 m->format != HNSW_FORMAT_BIT)
+				 m->format != HNSW_FORMAT_BIT && m->format != HNSW_FORMAT_HALF)
 			problem(cs, 0, 0, "metapage has unknown vector format %u", m->format);
 		else
 		{
@@ -264,7 +265,7 @@ check_meta(CheckState *cs)
 		info.format = (HnswFormat) cs->meta.format;
 		info.metric = (HnswMetric) cs->meta.metric;
 		cs->datalen = HnswElementDataSize(&info);
-		if (info.format != HNSW_FORMAT_FLOAT4)
+		if (!HnswFormatIsExact(info.format))
 			ok = check_quant_params(cs);
 	}
 	return ok;
@@ -297,6 +298,14 @@ check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data
 
 	if (cs->meta.format == HNSW_FORMAT_FLOAT4 && !HnswIsBitMetric(cs->meta.metric))
 		check_vector(cs, blkno, off, (const float *) data);
+	else if (cs->meta.format == HNSW_FORMAT_HALF)
+	{
+		float	   *v = palloc(sizeof(float) * cs->meta.dimensions);
+
+		VecqKernels.half_to_float((const uint16 *) data, v, cs->meta.dimensions);
+		check_vector(cs, blkno, off, v);
+		pfree(v);
+	}
 	else if (cs->meta.format == HNSW_FORMAT_BIT || HnswIsBitMetric(cs->meta.metric))
 	{
 		uint32		dim = cs->meta.dimensions;

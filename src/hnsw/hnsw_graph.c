@@ -211,7 +211,12 @@ HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
 {
 	memset(q, 0, sizeof(*q));
 	q->info = info;
-	if (info->format == HNSW_FORMAT_SQ8)
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		q->hvec = palloc(sizeof(float) * info->dimensions);
+		q->hdata = palloc(sizeof(float) * info->dimensions);
+	}
+	else if (info->format == HNSW_FORMAT_SQ8)
 		q->sq8.q = palloc(sizeof(float) * info->dimensions);
 	else if (info->format == HNSW_FORMAT_BIT)
 	{
@@ -248,6 +253,11 @@ HnswQuerySetData(HnswQuery *q, const char *data)
 		QuantBitPrepareCode(q->info->bit, sq8_kind(q->info->metric),
 							(const uint8 *) data, &q->bit);
 	}
+	else if (q->info->format == HNSW_FORMAT_HALF)
+	{
+		VecqKernels.half_to_float((const uint16 *) data, q->hvec, q->info->dimensions);
+		HnswQuerySet(q, q->hvec);
+	}
 	else
 		HnswQuerySet(q, (const float *) data);
 }
@@ -261,6 +271,12 @@ HnswQueryDistance(const HnswQuery *q, const char *data)
 
 	if (info->format == HNSW_FORMAT_FLOAT4)
 		return HnswDistance(info->metric, q->vec, (const float *) data, info->dimensions);
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		/* widened (exact): the distance a float4 element would give */
+		VecqKernels.half_to_float((const uint16 *) data, q->hdata, info->dimensions);
+		return HnswDistance(info->metric, q->vec, q->hdata, info->dimensions);
+	}
 	if (info->format == HNSW_FORMAT_BIT)
 		d = QuantBitDistance(&q->bit, (const uint8 *) data);
 	else
@@ -293,7 +309,7 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 	double		r;
 	double		b;
 
-	if (q->info->format == HNSW_FORMAT_FLOAT4)
+	if (HnswFormatIsExact(q->info->format))
 		return HnswDistanceToSql(q->info->metric, dist);
 	if (isnan(dist))
 		return -INFINITY;
@@ -350,6 +366,12 @@ HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
 		QuantBitEncode(info->bit, vec, (uint8 *) data);
 		return false;
 	}
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		/* vec is a widened halfvec (not cosine): this rounding is exact */
+		VecqKernels.float_to_half(vec, (uint16 *) data, info->dimensions);
+		return false;
+	}
 	memcpy(data, vec, HnswElementDataSize(info));
 	return false;
 }
@@ -362,6 +384,8 @@ HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
 		QuantSq8Decode(info->sq8, (const QuantSq8Code *) data, out);
 	else if (info->format == HNSW_FORMAT_BIT)
 		QuantBitDecode(info->bit, (const uint8 *) data, out);
+	else if (info->format == HNSW_FORMAT_HALF)
+		VecqKernels.half_to_float((const uint16 *) data, out, info->dimensions);
 	else
 		memcpy(out, data, HnswElementDataSize(info));
 }

@@ -297,6 +297,27 @@ CREATE INDEX ON hv_wrong USING hnsw (h vector_l2_ops);
 \echo :SQLSTATE
 DROP TABLE hv_wrong;
 
+-- l2/ip/l1 elements hold halves: about half the index of the same data as
+-- vector (cosine elements hold float4 unit vectors: the same size)
+CREATE TABLE hv_size_h (v halfvec(256));
+CREATE TABLE hv_size_v (v vector(256));
+INSERT INTO hv_size_h
+  SELECT (SELECT array_agg(random() * 2 - 1) FROM generate_series(1, 256) WHERE i > 0)::halfvec
+  FROM generate_series(1, 500) i;
+INSERT INTO hv_size_v SELECT v::vector FROM hv_size_h;
+CREATE INDEX hv_size_hl2 ON hv_size_h USING hnsw (v halfvec_l2_ops);
+CREATE INDEX hv_size_vl2 ON hv_size_v USING hnsw (v vector_l2_ops);
+CREATE INDEX hv_size_hcos ON hv_size_h USING hnsw (v halfvec_cosine_ops);
+CREATE INDEX hv_size_vcos ON hv_size_v USING hnsw (v vector_cosine_ops);
+SELECT pg_relation_size('hv_size_hl2')::float8 / pg_relation_size('hv_size_vl2') BETWEEN 0.4 AND 0.7 AS l2_about_half,
+       pg_relation_size('hv_size_hcos') = pg_relation_size('hv_size_vcos') AS cosine_same;
+SELECT count(*) AS problems FROM vecq_index_check('hv_size_hl2', true);
+-- the same neighbours and distances as the vector index on the same values
+SELECT (SELECT array_agg(v <-> q) FROM (SELECT v FROM hv_size_h ORDER BY v <-> q LIMIT 5) s) =
+       (SELECT array_agg(v <-> q::vector) FROM (SELECT v FROM hv_size_v ORDER BY v <-> q::vector LIMIT 5) s) AS same_as_vector
+  FROM (SELECT v AS q FROM hv_size_h LIMIT 1 OFFSET 7) t;
+DROP TABLE hv_size_h, hv_size_v;
+
 -- quantized halfvec index: re-ranked on the heap's halfvecs
 DROP INDEX hv_ip, hv_cos, hv_l1;
 CREATE INDEX hv_sq8 ON hv_items USING hnsw (v halfvec_l2_ops) WITH (quantization = 'sq8');
