@@ -325,6 +325,20 @@ DROP INDEX hv_l2;
 EXPLAIN (COSTS OFF) SELECT id FROM hv_items ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 10;
 SELECT recall >= 0.95 AS sq8_recall_ok, same_distances FROM hv_recall('<->');
 
+-- an expression index of a vector column cast to halfvec (pgvector's way
+-- of indexing vectors at half size), and a halfvec index with a key column
+CREATE TABLE hv_expr (id int, tenant int, v vector(3));
+INSERT INTO hv_expr SELECT i, i % 3, ARRAY[i, i % 7, -i]::vector FROM generate_series(1, 300) i;
+CREATE INDEX hv_expr_l2 ON hv_expr USING hnsw ((v::halfvec(3)) halfvec_l2_ops);
+CREATE INDEX hv_expr_key ON hv_expr USING hnsw ((v::halfvec(3)) halfvec_cosine_ops, tenant);
+EXPLAIN (COSTS OFF) SELECT id FROM hv_expr ORDER BY v::halfvec(3) <-> '[10,3,-10]' LIMIT 3;
+SELECT id FROM hv_expr ORDER BY v::halfvec(3) <-> '[10,3,-10]' LIMIT 3;
+EXPLAIN (COSTS OFF) SELECT id FROM hv_expr WHERE tenant = 1 ORDER BY v::halfvec(3) <=> '[10,3,-10]' LIMIT 3;
+SELECT id, tenant FROM hv_expr WHERE tenant = 1 ORDER BY v::halfvec(3) <=> '[10,3,-10]' LIMIT 3;
+SELECT count(*) AS problems FROM vecq_index_check('hv_expr_l2', true);
+SELECT count(*) AS problems FROM vecq_index_check('hv_expr_key', true);
+DROP TABLE hv_expr;
+
 RESET enable_seqscan;
 RESET hnsw.ef_search;
 DROP FUNCTION hv_recall(text);
