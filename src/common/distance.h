@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * distance.h
- *	  Distance kernels for float4 vectors: the only place in vecq where a
+ *	  Distance kernels for float4 vectors (and, through conversions to
+ *	  float4, for halfvec's float16 ones): the only place in vecq where a
  *	  distance between two vectors is computed.
  *
- * Every kernel exists at three SIMD levels (scalar, AVX2+FMA, AVX-512F);
+ * Every kernel exists at three SIMD levels (scalar, AVX2+FMA, AVX-512F; both
+ * SIMD levels also need F16C for the float16 conversions);
  * VecqDistanceInit() picks the best level the CPU supports, once, when the
  * library is loaded, and fills VecqKernels.  Callers use the VecqKernels
  * function pointers (or the inline helpers below) and never test the CPU
