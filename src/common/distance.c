@@ -52,10 +52,12 @@
 
 #include "common/distance.h"
 #include "common/distance_simd.h"
+#include "common/half.h"
 
 /* __builtin_cpu_supports() exists for x86 targets of gcc and clang only */
 #if (defined(__x86_64__) || defined(__i386__)) && defined(__GNUC__)
 #define VECQ_HAVE_CPU_SUPPORTS 1
+#include <cpuid.h>
 #endif
 
 /*
@@ -252,6 +254,23 @@ scalar_bits_sum(const float *u, const uint8_t *bits, int n)
 	return sum;
 }
 
+/* halfvec: element by element, as the header's inline conversions do */
+static void
+scalar_half_to_float(const uint16_t *h, float *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VecqHalfToFloat(h[i]);
+}
+
+static void
+scalar_float_to_half(const float *f, uint16_t *out, int n)
+{
+	for (int i = 0; i < n; i++)
+		out[i] = VecqFloatToHalf(f[i]);
+}
+
+VECQ_HALF_KERNELS(scalar)
+
 static const VecqDistanceKernels scalar_kernels = {
 	.l2_squared = scalar_l2_squared,
 	.inner_product = scalar_inner_product,
@@ -265,6 +284,7 @@ static const VecqDistanceKernels scalar_kernels = {
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
 	.bits_sum = scalar_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(scalar),
 };
 
 /* the kernels in use; scalar until VecqDistanceInit() picks better ones */
@@ -281,6 +301,7 @@ VecqDistanceKernels VecqKernels = {
 	.sq8_dot = scalar_sq8_dot,
 	.sq8_l1 = scalar_sq8_l1,
 	.bits_sum = scalar_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(scalar),
 };
 
 static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;
@@ -288,6 +309,26 @@ static VecqSimdLevel current_level = VECQ_SIMD_SCALAR;
 /* kernel table of each level, NULL if unusable; valid once detected */
 static const VecqDistanceKernels *level_kernels[VECQ_SIMD_NLEVELS];
 static bool detected = false;
+
+#ifdef VECQ_HAVE_CPU_SUPPORTS
+/*
+ * F16C (the halfvec conversions of both SIMD levels), from CPUID leaf 1
+ * directly: clang's __builtin_cpu_supports() does not know "f16c".  The
+ * instructions use the YMM state, whose OS support the avx2 test implies.
+ */
+static bool
+cpu_has_f16c(void)
+{
+	unsigned int eax,
+				ebx,
+				ecx,
+				edx;
+
+	if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx))
+		return false;
+	return (ecx & bit_F16C) != 0;
+}
+#endif
 
 /*
  * Fill level_kernels[] from the build and the CPU, once.
@@ -306,9 +347,11 @@ detect_levels(void)
 	/* normally run by a constructor already; harmless to repeat */
 	__builtin_cpu_init();
 
+	/* both SIMD files also use F16C (halfvec conversions): require it */
 	if (VecqKernelsAvx2 != NULL &&
 		__builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma"))
+		__builtin_cpu_supports("fma") &&
+		cpu_has_f16c())
 		level_kernels[VECQ_SIMD_AVX2] = VecqKernelsAvx2;
 
 	/* distance_avx512.c is also compiled with -mavx2 -mfma: require them */
@@ -316,12 +359,14 @@ detect_levels(void)
 		__builtin_cpu_supports("avx512f") &&
 		__builtin_cpu_supports("avx512dq") &&
 		__builtin_cpu_supports("avx2") &&
-		__builtin_cpu_supports("fma"))
+		__builtin_cpu_supports("fma") &&
+		cpu_has_f16c())
 		level_kernels[VECQ_SIMD_AVX512] = VecqKernelsAvx512;
 #endif
 
 	detected = true;
 }
+
 
 /*
  * VecqDistanceInit

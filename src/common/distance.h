@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * distance.h
- *	  Distance kernels for float4 vectors: the only place in vecq where a
+ *	  Distance kernels for float4 vectors (and, through conversions to
+ *	  float4, for halfvec's float16 ones): the only place in vecq where a
  *	  distance between two vectors is computed.
  *
- * Every kernel exists at three SIMD levels (scalar, AVX2+FMA, AVX-512F);
+ * Every kernel exists at three SIMD levels (scalar, AVX2+FMA, AVX-512F; both
+ * SIMD levels also need F16C for the float16 conversions);
  * VecqDistanceInit() picks the best level the CPU supports, once, when the
  * library is loaded, and fills VecqKernels.  Callers use the VecqKernels
  * function pointers (or the inline helpers below) and never test the CPU
@@ -100,6 +102,27 @@ typedef struct VecqDistanceKernels
 	 * bytes.
 	 */
 	double		(*bits_sum) (const float *u, const uint8_t *bits, int n);
+
+	/*
+	 * halfvec (src/common/half.h): n halves to float4 (exact) and n float4
+	 * to halves (nearest, ties to even, +-Inf past 65504).  Every level
+	 * gives the bits VecqHalfToFloat / VecqFloatToHalf give; the SIMD
+	 * levels use F16C (vcvtph2ps, vcvtps2ph).
+	 */
+	void		(*half_to_float) (const uint16_t *h, float *out, int n);
+	void		(*float_to_half) (const float *f, uint16_t *out, int n);
+
+	/*
+	 * The exact kernels above on two arrays of n halves: the halves are
+	 * widened to float4 a block at a time and handed to the float4
+	 * kernels of the same level, so they keep the float4 kernels'
+	 * accuracy contract (products of halves are exact even in float4).
+	 */
+	double		(*half_l2_squared) (const uint16_t *a, const uint16_t *b, int n);
+	double		(*half_inner_product) (const uint16_t *a, const uint16_t *b, int n);
+	double		(*half_l1) (const uint16_t *a, const uint16_t *b, int n);
+	VecqCosineParts (*half_cosine_parts) (const uint16_t *a, const uint16_t *b, int n);
+	double		(*half_norm_squared) (const uint16_t *a, int n);
 } VecqDistanceKernels;
 
 /*

@@ -3,7 +3,8 @@
  * distance_avx2.c
  *	  Distance kernels for CPUs with AVX2 and FMA.
  *
- * This file is compiled with -mavx2 -mfma; distance.c calls into it only
+ * This file is compiled with -mavx2 -mfma -mf16c (F16C for the halfvec
+ * conversions); distance.c calls into it only
  * after checking that the CPU supports both.  Built without those flags it
  * holds no kernels and exports a NULL table (see distance_simd.h).
  *
@@ -31,14 +32,14 @@
 
 #include <math.h>
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <immintrin.h>
 #endif
 
 #include "common/distance.h"
 #include "common/distance_simd.h"
 
-#if defined(__AVX2__) && defined(__FMA__)
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 
 /*
  * Lane masks for the tail: loading 4 ints from &tail_mask[4 - r] gives r
@@ -500,6 +501,55 @@ avx2_bits_sum(const float *u, const uint8_t *bits, int n)
 	return sum;
 }
 
+/*
+ * halfvec conversions with F16C, 8 elements a step; the last 1-7 go
+ * through a zero-padded copy so that nothing past the arrays is read or
+ * written.  Rounding mode 0 with exceptions suppressed: nearest, ties to
+ * even, as VecqFloatToHalf.
+ */
+static void
+avx2_half_to_float(const uint16_t *h, float *out, int n)
+{
+	int			i = 0;
+
+	for (; i <= n - 8; i += 8)
+		_mm256_storeu_ps(out + i,
+						 _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) (h + i))));
+	if (i < n)
+	{
+		uint16_t	hb[8] = {0};
+		float		fb[8];
+
+		memcpy(hb, h + i, sizeof(uint16_t) * (n - i));
+		_mm256_storeu_ps(fb, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *) hb)));
+		memcpy(out + i, fb, sizeof(float) * (n - i));
+	}
+}
+
+static void
+avx2_float_to_half(const float *f, uint16_t *out, int n)
+{
+	int			i = 0;
+
+	for (; i <= n - 8; i += 8)
+		_mm_storeu_si128((__m128i *) (out + i),
+						 _mm256_cvtps_ph(_mm256_loadu_ps(f + i),
+										 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+	if (i < n)
+	{
+		float		fb[8] = {0};
+		uint16_t	hb[8];
+
+		memcpy(fb, f + i, sizeof(float) * (n - i));
+		_mm_storeu_si128((__m128i *) hb,
+						 _mm256_cvtps_ph(_mm256_loadu_ps(fb),
+										 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+		memcpy(out + i, hb, sizeof(uint16_t) * (n - i));
+	}
+}
+
+VECQ_HALF_KERNELS(avx2)
+
 static const VecqDistanceKernels avx2_kernels = {
 	.l2_squared = avx2_l2_squared,
 	.inner_product = avx2_inner_product,
@@ -513,13 +563,14 @@ static const VecqDistanceKernels avx2_kernels = {
 	.sq8_dot = avx2_sq8_dot,
 	.sq8_l1 = avx2_sq8_l1,
 	.bits_sum = avx2_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(avx2),
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx2 = &avx2_kernels;
 
-#else							/* !(__AVX2__ && __FMA__) */
+#else							/* !(__AVX2__ && __FMA__ && __F16C__) */
 
-/* built without -mavx2 -mfma: no AVX2 level in this build */
+/* built without -mavx2 -mfma -mf16c: no AVX2 level in this build */
 const VecqDistanceKernels *const VecqKernelsAvx2 = NULL;
 
-#endif							/* __AVX2__ && __FMA__ */
+#endif							/* __AVX2__ && __FMA__ && __F16C__ */

@@ -31,7 +31,7 @@
 #include <math.h>
 
 #if defined(__AVX512F__) && defined(__AVX512DQ__) && \
-	defined(__AVX2__) && defined(__FMA__)
+	defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define VECQ_BUILD_AVX512 1
 #include <immintrin.h>
 #endif
@@ -500,6 +500,55 @@ avx512_bits_sum(const float *u, const uint8_t *bits, int n)
 	return sum;
 }
 
+/*
+ * halfvec conversions: AVX-512F's 16-lane vcvtph2ps / vcvtps2ph; the last
+ * 1-15 elements through a zero-padded copy (16-bit masked loads would need
+ * AVX-512BW).  Rounding mode 0, exceptions suppressed: nearest, ties to
+ * even, as VecqFloatToHalf.
+ */
+static void
+avx512_half_to_float(const uint16_t *h, float *out, int n)
+{
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+		_mm512_storeu_ps(out + i,
+						 _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) (h + i))));
+	if (i < n)
+	{
+		uint16_t	hb[16] = {0};
+		float		fb[16];
+
+		memcpy(hb, h + i, sizeof(uint16_t) * (n - i));
+		_mm512_storeu_ps(fb, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *) hb)));
+		memcpy(out + i, fb, sizeof(float) * (n - i));
+	}
+}
+
+static void
+avx512_float_to_half(const float *f, uint16_t *out, int n)
+{
+	int			i = 0;
+
+	for (; i <= n - 16; i += 16)
+		_mm256_storeu_si256((__m256i *) (out + i),
+							_mm512_cvtps_ph(_mm512_loadu_ps(f + i),
+											_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+	if (i < n)
+	{
+		float		fb[16] = {0};
+		uint16_t	hb[16];
+
+		memcpy(fb, f + i, sizeof(float) * (n - i));
+		_mm256_storeu_si256((__m256i *) hb,
+							_mm512_cvtps_ph(_mm512_loadu_ps(fb),
+											_MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+		memcpy(out + i, hb, sizeof(uint16_t) * (n - i));
+	}
+}
+
+VECQ_HALF_KERNELS(avx512)
+
 static const VecqDistanceKernels avx512_kernels = {
 	.l2_squared = avx512_l2_squared,
 	.inner_product = avx512_inner_product,
@@ -513,6 +562,7 @@ static const VecqDistanceKernels avx512_kernels = {
 	.sq8_dot = avx512_sq8_dot,
 	.sq8_l1 = avx512_sq8_l1,
 	.bits_sum = avx512_bits_sum,
+	VECQ_HALF_KERNEL_ENTRIES(avx512),
 };
 
 const VecqDistanceKernels *const VecqKernelsAvx512 = &avx512_kernels;

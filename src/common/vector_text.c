@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "common/shortest_dec.h"
 #include "common/vector_text.h"
 
@@ -84,9 +85,15 @@ VecqVectorTextMaxElements(const char *str)
 	return n;
 }
 
-VecqTextStatus
-VecqVectorTextParse(const char *str, float *out, int capacity, int *dim,
-					VecqTextError *err)
+/*
+ * The parser of both types: elements go to out as float4 (vector) or to
+ * hout as halves (halfvec, rounded as they are read, so that an element
+ * beyond the range of a half is reported in input order like any other
+ * bad element); exactly one of out and hout is non-NULL.
+ */
+static VecqTextStatus
+text_parse(const char *str, float *out, uint16_t *hout, int capacity,
+		   int *dim, VecqTextError *err)
 {
 	const char *p = skip_space(str);
 	int			n = 0;
@@ -137,7 +144,17 @@ VecqVectorTextParse(const char *str, float *out, int capacity, int *dim,
 			return fail(VECQ_TEXT_INFINITE, err, str, p, end);
 		}
 		/* underflow (ERANGE with a finite result) is accepted */
-		out[n++] = x;
+		if (hout != NULL)
+		{
+			/* finite in float4 but past 65504 once rounded to a half */
+			uint16_t	h = VecqFloatToHalf(x);
+
+			if (VecqHalfIsInf(h))
+				return fail(VECQ_TEXT_OUT_OF_RANGE, err, str, p, end);
+			hout[n++] = h;
+		}
+		else
+			out[n++] = x;
 
 		p = skip_space(end);
 		if (*p == ',')
@@ -160,6 +177,20 @@ VecqVectorTextParse(const char *str, float *out, int capacity, int *dim,
 
 	*dim = n;
 	return VECQ_TEXT_OK;
+}
+
+VecqTextStatus
+VecqVectorTextParse(const char *str, float *out, int capacity, int *dim,
+					VecqTextError *err)
+{
+	return text_parse(str, out, NULL, capacity, dim, err);
+}
+
+VecqTextStatus
+VecqHalfvecTextParse(const char *str, uint16_t *out, int capacity, int *dim,
+					 VecqTextError *err)
+{
+	return text_parse(str, NULL, out, capacity, dim, err);
 }
 
 size_t

@@ -14,8 +14,9 @@
  *		vector	:= ws '[' ws number ( ws ',' ws number )* ws ']' ws
  *		number	:= anything strtof() accepts, in the C locale
  *
- * Elements must be finite and within float4 range; underflow to a subnormal
- * or zero is accepted, as float4in does in pgvector.
+ * Elements must be finite and within float4 range (halfvec: within the
+ * range of a half once rounded); underflow to a subnormal or zero is
+ * accepted, as float4in does in pgvector.
  *
  * src/common/vector_text.h
  *
@@ -25,6 +26,7 @@
 #define VECQ_VECTOR_TEXT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* most dimensions a vector may have */
 #define VECQ_MAX_DIM 16000
@@ -47,7 +49,7 @@ typedef enum VecqTextStatus
 	VECQ_TEXT_NAN,				/* an element is NaN */
 	VECQ_TEXT_INFINITE,			/* an element is infinite */
 	/* SQLSTATE 22003 */
-	VECQ_TEXT_OUT_OF_RANGE,		/* an element overflows float4 */
+	VECQ_TEXT_OUT_OF_RANGE,		/* an element overflows float4 (or half) */
 	/* SQLSTATE 54000 */
 	VECQ_TEXT_TOO_MANY_DIMENSIONS	/* more than VECQ_MAX_DIM elements */
 } VecqTextStatus;
@@ -79,6 +81,16 @@ extern int	VecqVectorTextMaxElements(const char *str);
 extern VecqTextStatus VecqVectorTextParse(const char *str, float *out,
 										  int capacity, int *dim,
 										  VecqTextError *err);
+
+/*
+ * The same for a halfvec: each element is read as a float4 (strtof), then
+ * rounded to the nearest half, ties to even (as pgvector does); a finite
+ * element that rounds past 65504 is VECQ_TEXT_OUT_OF_RANGE, located like
+ * any other bad element.  out receives the halves' bit patterns.
+ */
+extern VecqTextStatus VecqHalfvecTextParse(const char *str, uint16_t *out,
+										   int capacity, int *dim,
+										   VecqTextError *err);
 
 /* size of the buffer VecqVectorTextFormat needs for dim elements */
 extern size_t VecqVectorTextBufferSize(int dim);

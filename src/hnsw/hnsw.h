@@ -70,6 +70,15 @@ typedef enum HnswMetric
 } HnswMetric;
 
 /*
+ * Support function 1 of the halfvec opclasses returns its metric with this
+ * flag added: the indexed column is a halfvec, whose elements the index
+ * widens to float4 as they enter it (rows and queries alike), so that the
+ * rest of the index sees float4 vectors.  The flag is not a metric and is
+ * never stored in the metapage.
+ */
+#define HNSW_METRIC_HALFVEC_FLAG	0x100
+
+/*
  * An index on a bit(n) column stores the bits themselves (format float4,
  * "dimensions" counting bits); its "vectors" are the bit strings' bytes.
  */
@@ -81,8 +90,21 @@ typedef enum HnswFormat
 {
 	HNSW_FORMAT_FLOAT4 = 0,		/* 'none': the vector itself */
 	HNSW_FORMAT_SQ8 = 1,		/* 'sq8': a QuantSq8Code */
-	HNSW_FORMAT_BIT = 2			/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
+	HNSW_FORMAT_BIT = 2,		/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
+	HNSW_FORMAT_HALF = 3		/* halfvec column, 'none', not cosine: the
+								 * halves themselves (2 bytes a dimension) */
 } HnswFormat;
+
+/*
+ * A halfvec index stores its elements as halves when that is exact: the
+ * prepared vector of l2, ip and l1 is the halfvec widened to float4, so
+ * rounding it back gives the same halves, and decoding gives the same
+ * float4 vector a float4 element would hold: the same graph and distances
+ * at half the element size.  Cosine prepares a unit vector, which halves
+ * cannot hold exactly, so cosine halfvec indexes keep float4 elements.
+ */
+#define HnswFormatIsExact(format) \
+	((format) == HNSW_FORMAT_FLOAT4 || (format) == HNSW_FORMAT_HALF)
 
 /* hnsw.iterative_scan */
 typedef enum HnswIterativeScan
@@ -121,6 +143,7 @@ typedef struct HnswIndexInfo
 	const QuantSq8 *sq8;		/* format sq8: the ranges */
 	const QuantBit *bit;		/* format bit: centres and spreads */
 	bool		haskey;			/* has a key column (hnsw_key.c) */
+	bool		halfvec;		/* the column is a halfvec (widened to float4) */
 } HnswIndexInfo;
 
 /*
@@ -131,6 +154,8 @@ typedef struct HnswQuery
 {
 	const HnswIndexInfo *info;
 	const float *vec;			/* prepared (normalized for cosine) */
+	float	   *hvec;			/* format half: the decoded query element */
+	float	   *hdata;			/* format half: scratch for element data */
 	QuantSq8Query sq8;
 	QuantBitQuery bit;
 } HnswQuery;
@@ -140,6 +165,7 @@ extern void HnswInit(void);
 extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswMetric HnswGetMetric(Relation index);
+extern bool HnswIndexIsHalfvec(Relation index);
 extern HnswFormat HnswGetFormat(Relation index);
 
 /* hnsw_page.c */

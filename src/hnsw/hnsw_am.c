@@ -152,7 +152,7 @@ HnswGetMetric(Relation index)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("the first column of an hnsw index must be a vector with a distance operator class"),
-				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops.")));
+				 errhint("Use vector_l2_ops, vector_ip_ops, vector_cosine_ops or vector_l1_ops, or their halfvec_ counterparts for a halfvec column.")));
 	if (natts > 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -164,11 +164,25 @@ HnswGetMetric(Relation index)
 				 errmsg("the second column of an hnsw index must be a key with a key operator class"),
 				 errhint("Key columns can be of type integer, bigint, text or uuid.")));
 	proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
-	metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL)));
+	metric = DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL))) &
+		~HNSW_METRIC_HALFVEC_FLAG;
 
 	if (metric < HNSW_METRIC_L2 || metric > HNSW_METRIC_JACCARD)
 		elog(ERROR, "hnsw opclass support function returned unknown metric %d", metric);
 	return (HnswMetric) metric;
+}
+
+/*
+ * Whether the index's first column is a halfvec: its opclass's support
+ * function 1 says so (HNSW_METRIC_HALFVEC_FLAG).
+ */
+bool
+HnswIndexIsHalfvec(Relation index)
+{
+	FmgrInfo   *proc = index_getprocinfo(index, 1, HNSW_METRIC_PROC);
+
+	return (DatumGetInt32(FunctionCall1(proc, PointerGetDatum(NULL))) &
+			HNSW_METRIC_HALFVEC_FLAG) != 0;
 }
 
 static char *
@@ -346,3 +360,7 @@ HNSW_METRIC_FUNCTION(hnsw_metric_cosine, HNSW_METRIC_COSINE)
 HNSW_METRIC_FUNCTION(hnsw_metric_l1, HNSW_METRIC_L1)
 HNSW_METRIC_FUNCTION(hnsw_metric_hamming, HNSW_METRIC_HAMMING)
 HNSW_METRIC_FUNCTION(hnsw_metric_jaccard, HNSW_METRIC_JACCARD)
+HNSW_METRIC_FUNCTION(hnsw_halfvec_metric_l2, HNSW_METRIC_L2 | HNSW_METRIC_HALFVEC_FLAG)
+HNSW_METRIC_FUNCTION(hnsw_halfvec_metric_ip, HNSW_METRIC_IP | HNSW_METRIC_HALFVEC_FLAG)
+HNSW_METRIC_FUNCTION(hnsw_halfvec_metric_cosine, HNSW_METRIC_COSINE | HNSW_METRIC_HALFVEC_FLAG)
+HNSW_METRIC_FUNCTION(hnsw_halfvec_metric_l1, HNSW_METRIC_L1 | HNSW_METRIC_HALFVEC_FLAG)

@@ -1345,6 +1345,10 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->sq8 = NULL;
 	info->bit = NULL;
 	info->haskey = HnswIndexHasKey(index);
+	info->halfvec = HnswIndexIsHalfvec(index);
+	if (info->halfvec && info->format == HNSW_FORMAT_FLOAT4 &&
+		info->metric != HNSW_METRIC_COSINE)
+		info->format = HNSW_FORMAT_HALF;
 	if (HnswIsBitMetric(info->metric) && info->format != HNSW_FORMAT_FLOAT4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1590,7 +1594,7 @@ train_codes(Relation heap, Relation index, IndexInfo *indexInfo,
 	}
 	pfree(ss.rows);
 	MemoryContextDelete(ss.tmpcxt);
-	if (info->format != HNSW_FORMAT_FLOAT4)
+	if (!HnswFormatIsExact(info->format))
 	{
 		meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, dim, params,
 												  params + dim, false);
@@ -1719,7 +1723,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 				(errmsg_internal("hnsw build of \"%s\": the graph is built on SQ8 codes to fit in maintenance_work_mem",
 								 RelationGetRelationName(index))));
 	}
-	if (arena_format != HNSW_FORMAT_FLOAT4)
+	if (!HnswFormatIsExact(arena_format))
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_SAMPLE);
 		quant_params = palloc(2 * HnswVectorSize(&info));

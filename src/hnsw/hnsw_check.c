@@ -54,6 +54,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "common/distance.h"
 #include "hnsw/hnsw.h"
 #include "vector/vector.h"
 
@@ -100,6 +101,7 @@ typedef struct CheckState
 	Size		datalen;		/* bytes of element data */
 	int64		nlive;			/* live elements */
 	int64		nclamped;		/* live elements with clamped codes */
+	bool		halfvec;		/* the column is a halfvec */
 } CheckState;
 
 static inline uint64
@@ -245,7 +247,7 @@ check_meta(CheckState *cs)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
 		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8 &&
-				 m->format != HNSW_FORMAT_BIT)
+				 m->format != HNSW_FORMAT_BIT && m->format != HNSW_FORMAT_HALF)
 			problem(cs, 0, 0, "metapage has unknown vector format %u", m->format);
 		else
 		{
@@ -263,7 +265,7 @@ check_meta(CheckState *cs)
 		info.format = (HnswFormat) cs->meta.format;
 		info.metric = (HnswMetric) cs->meta.metric;
 		cs->datalen = HnswElementDataSize(&info);
-		if (info.format != HNSW_FORMAT_FLOAT4)
+		if (!HnswFormatIsExact(info.format))
 			ok = check_quant_params(cs);
 	}
 	return ok;
@@ -296,6 +298,14 @@ check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data
 
 	if (cs->meta.format == HNSW_FORMAT_FLOAT4 && !HnswIsBitMetric(cs->meta.metric))
 		check_vector(cs, blkno, off, (const float *) data);
+	else if (cs->meta.format == HNSW_FORMAT_HALF)
+	{
+		float	   *v = palloc(sizeof(float) * cs->meta.dimensions);
+
+		VecqKernels.half_to_float((const uint16 *) data, v, cs->meta.dimensions);
+		check_vector(cs, blkno, off, v);
+		pfree(v);
+	}
 	else if (cs->meta.format == HNSW_FORMAT_BIT || HnswIsBitMetric(cs->meta.metric))
 	{
 		uint32		dim = cs->meta.dimensions;
@@ -886,11 +896,15 @@ heap_callback(Relation index, ItemPointer tid, Datum *values, bool *isnull,
 		return;
 	if (cs->meta.metric == HNSW_METRIC_COSINE)
 	{
-		Vector	   *v = DatumGetVector(values[0]);
+		Vector	   *v = cs->halfvec ?
+			HalfVectorToVector(DatumGetHalfVector(values[0])) :
+			DatumGetVector(values[0]);
 		bool		zero = true;
 
 		for (int i = 0; i < v->dim && zero; i++)
 			zero = (v->x[i] == 0);
+		if (cs->halfvec)
+			pfree(v);
 		if (zero)
 			return;				/* zero vectors are not indexed under cosine */
 	}
@@ -907,6 +921,7 @@ check_heap(CheckState *cs)
 	TableScanDesc scan = table_beginscan_strat(cs->heap, snapshot, 0, NULL, true, true);
 
 	indexInfo->ii_Concurrent = true;
+	cs->halfvec = HnswIndexIsHalfvec(cs->index);
 	(void) table_index_build_scan(cs->heap, cs->index, indexInfo, true, false,
 								  heap_callback, cs, scan);
 	UnregisterSnapshot(snapshot);

@@ -51,7 +51,9 @@ HnswRandomLevel(int m, pg_prng_state *state)
 
 /*
  * The data of a row's indexed value (detoasted), checked against the
- * index's dimensions: a vector's elements, or a bit string's bytes.
+ * index's dimensions: a vector's elements, a halfvec's elements widened to
+ * float4 (exact; palloc'd in CurrentMemoryContext), or a bit string's
+ * bytes.
  */
 const float *
 HnswDatumData(const HnswIndexInfo *info, Datum value)
@@ -65,6 +67,16 @@ HnswDatumData(const HnswIndexInfo *info, Datum value)
 					(errcode(ERRCODE_DATA_EXCEPTION),
 					 errmsg("expected %d bits, not %d", info->dimensions, VARBITLEN(b))));
 		return (const float *) VARBITS(b);
+	}
+	else if (info->halfvec)
+	{
+		HalfVector *h = DatumGetHalfVector(value);
+
+		if (h->dim != info->dimensions)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("expected %d dimensions, not %d", info->dimensions, h->dim)));
+		return HalfVectorToFloats(h);
 	}
 	else
 	{
@@ -199,7 +211,12 @@ HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
 {
 	memset(q, 0, sizeof(*q));
 	q->info = info;
-	if (info->format == HNSW_FORMAT_SQ8)
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		q->hvec = palloc(sizeof(float) * info->dimensions);
+		q->hdata = palloc(sizeof(float) * info->dimensions);
+	}
+	else if (info->format == HNSW_FORMAT_SQ8)
 		q->sq8.q = palloc(sizeof(float) * info->dimensions);
 	else if (info->format == HNSW_FORMAT_BIT)
 	{
@@ -236,6 +253,11 @@ HnswQuerySetData(HnswQuery *q, const char *data)
 		QuantBitPrepareCode(q->info->bit, sq8_kind(q->info->metric),
 							(const uint8 *) data, &q->bit);
 	}
+	else if (q->info->format == HNSW_FORMAT_HALF)
+	{
+		VecqKernels.half_to_float((const uint16 *) data, q->hvec, q->info->dimensions);
+		HnswQuerySet(q, q->hvec);
+	}
 	else
 		HnswQuerySet(q, (const float *) data);
 }
@@ -249,6 +271,12 @@ HnswQueryDistance(const HnswQuery *q, const char *data)
 
 	if (info->format == HNSW_FORMAT_FLOAT4)
 		return HnswDistance(info->metric, q->vec, (const float *) data, info->dimensions);
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		/* widened (exact): the distance a float4 element would give */
+		VecqKernels.half_to_float((const uint16 *) data, q->hdata, info->dimensions);
+		return HnswDistance(info->metric, q->vec, q->hdata, info->dimensions);
+	}
 	if (info->format == HNSW_FORMAT_BIT)
 		d = QuantBitDistance(&q->bit, (const uint8 *) data);
 	else
@@ -281,7 +309,7 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 	double		r;
 	double		b;
 
-	if (q->info->format == HNSW_FORMAT_FLOAT4)
+	if (HnswFormatIsExact(q->info->format))
 		return HnswDistanceToSql(q->info->metric, dist);
 	if (isnan(dist))
 		return -INFINITY;
@@ -338,6 +366,12 @@ HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
 		QuantBitEncode(info->bit, vec, (uint8 *) data);
 		return false;
 	}
+	if (info->format == HNSW_FORMAT_HALF)
+	{
+		/* vec is a widened halfvec (not cosine): this rounding is exact */
+		VecqKernels.float_to_half(vec, (uint16 *) data, info->dimensions);
+		return false;
+	}
 	memcpy(data, vec, HnswElementDataSize(info));
 	return false;
 }
@@ -350,6 +384,8 @@ HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
 		QuantSq8Decode(info->sq8, (const QuantSq8Code *) data, out);
 	else if (info->format == HNSW_FORMAT_BIT)
 		QuantBitDecode(info->bit, (const uint8 *) data, out);
+	else if (info->format == HNSW_FORMAT_HALF)
+		VecqKernels.half_to_float((const uint16 *) data, out, info->dimensions);
 	else
 		memcpy(out, data, HnswElementDataSize(info));
 }

@@ -194,6 +194,7 @@ rel_cache(Relation index)
 		rc->info.metric = (HnswMetric) meta.metric;
 		rc->info.format = (HnswFormat) meta.format;
 		rc->info.haskey = HnswIndexHasKey(index);
+		rc->info.halfvec = HnswIndexIsHalfvec(index);
 		if (rc->info.haskey && meta.keydir_nbuckets == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -202,7 +203,7 @@ rel_cache(Relation index)
 					 errhint("Please REINDEX it.")));
 		if (rc->info.format == HNSW_FORMAT_SQ8 || rc->info.format == HNSW_FORMAT_BIT)
 			read_quant_params(index, &meta, &rc->info);
-		else if (rc->info.format != HNSW_FORMAT_FLOAT4)
+		else if (!HnswFormatIsExact(rc->info.format))
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("index \"%s\" has an unknown vector format %d",
@@ -316,6 +317,8 @@ HnswElementDataSize(const HnswIndexInfo *info)
 		return QUANT_SQ8_CODE_SIZE(info->dimensions);
 	if (info->format == HNSW_FORMAT_BIT)
 		return QUANT_BIT_CODE_SIZE(info->dimensions);
+	if (info->format == HNSW_FORMAT_HALF)
+		return sizeof(uint16) * (Size) info->dimensions;
 	if (HnswIsBitMetric(info->metric))
 		return ((Size) info->dimensions + 7) / 8;
 	return sizeof(float) * (Size) info->dimensions;

@@ -113,7 +113,7 @@ hnswbeginscan(Relation index, int nkeys, int norderbys)
 	so->info = HnswGetIndexInfo(index);
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw scan",
 									ALLOCSET_DEFAULT_SIZES);
-	so->bounded = so->info->format != HNSW_FORMAT_FLOAT4;
+	so->bounded = !HnswFormatIsExact(so->info->format);
 	so->exact_bounds = HnswBoundsExact(so->info);
 	scan->opaque = so;
 	if (norderbys > 0)

@@ -165,6 +165,7 @@ typedef struct QuantRescorer
 	IndexInfo  *indexInfo;		/* expression indexes only */
 	EState	   *estate;			/* expression indexes only */
 	MemoryContext cxt;			/* the last row's vector */
+	bool		halfvec;		/* the column is a halfvec: widen it */
 } QuantRescorer;
 
 struct Vector;

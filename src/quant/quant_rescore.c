@@ -28,6 +28,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "hnsw/hnsw.h"
 #include "quant/quant.h"
 #include "vector/vector.h"
 
@@ -70,6 +71,7 @@ QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index, Snapshot snap
 	r->fetch = table_index_fetch_begin(heap);
 	r->slot = table_slot_create(heap, NULL);
 	r->attnum = index->rd_index->indkey.values[0];
+	r->halfvec = HnswIndexIsHalfvec(index);
 	if (r->attnum == 0)
 	{
 		/* an expression index: evaluate the expression on the row */
@@ -114,7 +116,12 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	}
 	else
 		value = slot_getattr(r->slot, r->attnum, &isnull);
-	v = isnull ? NULL : DatumGetVector(value);
+	if (isnull)
+		v = NULL;
+	else if (r->halfvec)
+		v = HalfVectorToVector(DatumGetHalfVector(value));
+	else
+		v = DatumGetVector(value);
 	MemoryContextSwitchTo(old);
 	return v;
 }

@@ -39,6 +39,42 @@ typedef struct Vector
 extern Vector *VectorAllocate(int dim);
 
 /*
+ * The halfvec type: the same layout with IEEE binary16 elements (bit
+ * patterns, see common/half.h), as pgvector lays it out:
+ * int32 varlena header, int16 dim, int16 unused (0), uint16 x[dim].
+ */
+#define HALFVEC_MAX_DIM VECQ_MAX_DIM
+
+typedef struct HalfVector
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int16		dim;			/* number of elements */
+	int16		unused;			/* reserved, always 0 */
+	uint16		x[FLEXIBLE_ARRAY_MEMBER];
+} HalfVector;
+
+#define HALFVEC_SIZE(_dim)		(offsetof(HalfVector, x) + sizeof(uint16) * (_dim))
+#define DatumGetHalfVector(d)	((HalfVector *) PG_DETOAST_DATUM(d))
+#define PG_GETARG_HALFVEC_P(n)	DatumGetHalfVector(PG_GETARG_DATUM(n))
+#define PG_RETURN_HALFVEC_P(v)	PG_RETURN_POINTER(v)
+
+extern HalfVector *HalfVectorAllocate(int dim);
+
+/* the float4 values of a halfvec's elements, palloc'd (exact) */
+extern float *HalfVectorToFloats(const HalfVector *v);
+
+/* a halfvec as a vector (exact), palloc'd */
+extern Vector *HalfVectorToVector(const HalfVector *v);
+
+/*
+ * float4 -> half for a halfvec element: rounds to nearest (ties to even),
+ * raises pgvector's "out of range for type halfvec" (22003) when a finite
+ * value rounds past 65504; NaN and infinities pass through for the element
+ * check.
+ */
+extern uint16 HalfFromFloatChecked(float value);
+
+/*
  * Checks shared by every way a vector is made (text, binary, casts,
  * arithmetic); each raises the error pgvector raises for the same input.
  */
@@ -46,6 +82,25 @@ extern void VectorCheckDim(int dim);
 extern void VectorCheckElement(float value);
 extern void VectorCheckTypmod(int dim, int32 typmod);
 extern void VectorCheckSameDims(const Vector *a, const Vector *b);
+
+/*
+ * The same checks for a type of another name (typname in the messages):
+ * halfvec's errors are vector's with "halfvec" in place of "vector", as in
+ * pgvector.
+ */
+extern void VecqCheckDim(const char *typname, int dim);
+extern void VecqCheckElement(const char *typname, float value);
+extern void VecqCheckSameDims(const char *typname, int adim, int bdim);
+extern void VecqCheckTypmodIn(const char *typname, int32 n, const int32 *tl);
+
+/* a text input error of the shared parser, reported for typname */
+extern void VecqReportTextError(const char *typname, const char *lit,
+								VecqTextStatus status, VecqTextError err) pg_attribute_noreturn();
+
+/* vector_agg.c's functions, which halfvec's aggregates share */
+extern Datum vector_accum(PG_FUNCTION_ARGS);
+extern Datum vector_avg(PG_FUNCTION_ARGS);
+extern Datum vector_sum(PG_FUNCTION_ARGS);
 
 /*
  * Distances between two bit strings of nbytes bytes each, padding bits

@@ -38,33 +38,45 @@ VectorAllocate(int dim)
 	return result;
 }
 
-/* dim must be 1 .. VECTOR_MAX_DIM */
+/* dim must be 1 .. VECQ_MAX_DIM */
 void
-VectorCheckDim(int dim)
+VecqCheckDim(const char *typname, int dim)
 {
 	if (dim < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("vector must have at least 1 dimension")));
-	if (dim > VECTOR_MAX_DIM)
+				 errmsg("%s must have at least 1 dimension", typname)));
+	if (dim > VECQ_MAX_DIM)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("vector cannot have more than %d dimensions",
-						VECTOR_MAX_DIM)));
+				 errmsg("%s cannot have more than %d dimensions",
+						typname, VECQ_MAX_DIM)));
+}
+
+void
+VectorCheckDim(int dim)
+{
+	VecqCheckDim("vector", dim);
 }
 
 /* elements must be finite */
 void
-VectorCheckElement(float value)
+VecqCheckElement(const char *typname, float value)
 {
 	if (isnan(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("NaN not allowed in vector")));
+				 errmsg("NaN not allowed in %s", typname)));
 	if (isinf(value))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("infinite value not allowed in vector")));
+				 errmsg("infinite value not allowed in %s", typname)));
+}
+
+void
+VectorCheckElement(float value)
+{
+	VecqCheckElement("vector", value);
 }
 
 /* a vector of dim elements must fit typmod (-1: any dimension) */
@@ -79,21 +91,28 @@ VectorCheckTypmod(int dim, int32 typmod)
 
 /* operands of a binary operation must have the same dimension */
 void
-VectorCheckSameDims(const Vector *a, const Vector *b)
+VecqCheckSameDims(const char *typname, int adim, int bdim)
 {
-	if (a->dim != b->dim)
+	if (adim != bdim)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d",
-						a->dim, b->dim)));
+				 errmsg("different %s dimensions %d and %d",
+						typname, adim, bdim)));
+}
+
+void
+VectorCheckSameDims(const Vector *a, const Vector *b)
+{
+	VecqCheckSameDims("vector", a->dim, b->dim);
 }
 
 /*
- * Report a text parse failure of lit as an error.  err locates the offending
- * part of lit.
+ * Report a text parse failure of lit, an input of type typname, as an
+ * error.  err locates the offending part of lit.
  */
-static void
-report_text_error(const char *lit, VecqTextStatus status, VecqTextError err)
+void
+VecqReportTextError(const char *typname, const char *lit,
+					VecqTextStatus status, VecqTextError err)
 {
 	char	   *part = pnstrdup(lit + err.offset, err.length);
 
@@ -104,60 +123,63 @@ report_text_error(const char *lit, VecqTextStatus status, VecqTextError err)
 		case VECQ_TEXT_EMPTY:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
-					 errdetail("The input is empty; vector contents must start with \"[\".")));
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
+					 errdetail("The input is empty; %s contents must start with \"[\".",
+							   typname)));
 			break;
 		case VECQ_TEXT_NO_OPEN_BRACKET:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
 					 errdetail("Vector contents must start with \"[\", not \"%s\".",
 							   part)));
 			break;
 		case VECQ_TEXT_UNEXPECTED_END:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
-					 errdetail("Unexpected end of input; vector contents must end with \"]\".")));
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
+					 errdetail("Unexpected end of input; %s contents must end with \"]\".",
+							   typname)));
 			break;
 		case VECQ_TEXT_BAD_NUMBER:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
 					 errdetail("\"%s\" is not a number.", part)));
 			break;
 		case VECQ_TEXT_EXPECTED_SEPARATOR:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
 					 errdetail("Expected \",\" or \"]\" after an element, found \"%s\".",
 							   part)));
 			break;
 		case VECQ_TEXT_TRAILING_JUNK:
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid input syntax for type vector: \"%s\"", lit),
+					 errmsg("invalid input syntax for type %s: \"%s\"", typname, lit),
 					 errdetail("Junk after closing right bracket: \"%s\".", part)));
 			break;
 		case VECQ_TEXT_NO_DIMENSIONS:
-			VectorCheckDim(0);
+			VecqCheckDim(typname, 0);
 			break;
 		case VECQ_TEXT_NAN:
-			VectorCheckElement(NAN);
+			VecqCheckElement(typname, NAN);
 			break;
 		case VECQ_TEXT_INFINITE:
-			VectorCheckElement(INFINITY);
+			VecqCheckElement(typname, INFINITY);
 			break;
 		case VECQ_TEXT_OUT_OF_RANGE:
 			ereport(ERROR,
 					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-					 errmsg("\"%s\" is out of range for type vector", part)));
+					 errmsg("\"%s\" is out of range for type %s", part, typname)));
 			break;
 		case VECQ_TEXT_TOO_MANY_DIMENSIONS:
-			VectorCheckDim(VECTOR_MAX_DIM + 1);
+			VecqCheckDim(typname, VECQ_MAX_DIM + 1);
 			break;
 	}
-	elog(ERROR, "unexpected vector text status %d", (int) status);
+	elog(ERROR, "unexpected %s text status %d", typname, (int) status);
+	pg_unreachable();
 }
 
 /*
@@ -177,7 +199,7 @@ vector_in(PG_FUNCTION_ARGS)
 
 	status = VecqVectorTextParse(lit, result->x, capacity, &dim, &err);
 	if (status != VECQ_TEXT_OK)
-		report_text_error(lit, status, err);
+		VecqReportTextError("vector", lit, status, err);
 
 	VectorCheckTypmod(dim, typmod);
 
@@ -203,6 +225,27 @@ vector_out(PG_FUNCTION_ARGS)
 	PG_RETURN_CSTRING(buf);
 }
 
+/* the n of typname(n): exactly one modifier, 1 .. VECQ_MAX_DIM */
+void
+VecqCheckTypmodIn(const char *typname, int32 n, const int32 *tl)
+{
+	if (n != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid type modifier"),
+				 errdetail("Type %s takes exactly one modifier, the number of dimensions.",
+						   typname)));
+	if (*tl < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type %s must be at least 1", typname)));
+	if (*tl > VECQ_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("dimensions for type %s cannot exceed %d",
+						typname, VECQ_MAX_DIM)));
+}
+
 /*
  * vector_typmod_in(cstring[]) -> int4: the n of vector(n)
  */
@@ -215,21 +258,7 @@ vector_typmod_in(PG_FUNCTION_ARGS)
 	int			n;
 
 	tl = ArrayGetIntegerTypmods(ta, &n);
-
-	if (n != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid type modifier"),
-				 errdetail("Type vector takes exactly one modifier, the number of dimensions.")));
-	if (*tl < 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector must be at least 1")));
-	if (*tl > VECTOR_MAX_DIM)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("dimensions for type vector cannot exceed %d",
-						VECTOR_MAX_DIM)));
+	VecqCheckTypmodIn("vector", n, tl);
 
 	PG_RETURN_INT32(*tl);
 }

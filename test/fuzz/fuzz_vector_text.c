@@ -11,6 +11,14 @@
  * a real error status and the reported error span must lie inside the input.
  * Any violation aborts with a message, which libFuzzer reports as a crash.
  *
+ * The same input is also parsed as a halfvec (VecqHalfvecTextParse), which
+ * must agree with the vector parse: accepted exactly when the vector parse
+ * accepts and no element rounds past 65504, each half being the rounding of
+ * the vector's float4; rejected with the vector parse's status and span, or
+ * with VECQ_TEXT_OUT_OF_RANGE at an element (before the vector's error, if
+ * any) whose float4 rounds to an infinite half.  An accepted halfvec,
+ * formatted and parsed again, gives the same halves.
+ *
  * Output and element buffers are allocated at exactly the size the API
  * promises to need, so AddressSanitizer catches any write past them.
  *
@@ -26,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "common/vector_text.h"
 
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -164,6 +173,89 @@ check_accepted(const char *str, const float *x, int dim, int capacity)
 	free(y);
 }
 
+/*
+ * The halfvec parse of str against the vector parse (status, x, dim, err)
+ * of the same input.
+ */
+static void
+check_halfvec(const char *str, int capacity, VecqTextStatus status,
+			  const float *x, int dim, const VecqTextError *err)
+{
+	uint16_t   *h = malloc(sizeof(uint16_t) * capacity);
+	int			hdim = -1;
+	VecqTextError herr = {-1, -1};
+	VecqTextStatus hstatus;
+
+	if (h == NULL)
+		abort();
+	hstatus = VecqHalfvecTextParse(str, h, capacity, &hdim, &herr);
+	if (hstatus == VECQ_TEXT_OK)
+	{
+		float	   *f;
+		char	   *text;
+		uint16_t   *h2;
+		int			capacity2;
+		int			hdim2 = -1;
+		VecqTextError err2 = {-1, -1};
+
+		if (status != VECQ_TEXT_OK || hdim != dim)
+			violation("halfvec accepted what vector did not", str, status);
+		for (int i = 0; i < dim; i++)
+		{
+			if (h[i] != VecqFloatToHalf(x[i]) || VecqHalfIsInf(h[i]) ||
+				VecqHalfIsNan(h[i]))
+				violation("halfvec element is not the rounded float4", str, hstatus);
+		}
+		/* format the halves as their float4 values and read them back */
+		f = malloc(sizeof(float) * dim);
+		if (f == NULL)
+			abort();
+		for (int i = 0; i < dim; i++)
+			f[i] = VecqHalfToFloat(h[i]);
+		text = format_vector(f, dim, str);
+		capacity2 = VecqVectorTextMaxElements(text);
+		h2 = malloc(sizeof(uint16_t) * capacity2);
+		if (h2 == NULL)
+			abort();
+		if (VecqHalfvecTextParse(text, h2, capacity2, &hdim2, &err2) != VECQ_TEXT_OK ||
+			hdim2 != dim || memcmp(h, h2, sizeof(uint16_t) * dim) != 0)
+		{
+			fprintf(stderr, "formatted halfvec: \"%.200s\"\n", text);
+			violation("halfvec round trip changed the halves", str, hstatus);
+		}
+		free(h2);
+		free(text);
+		free(f);
+	}
+	else if (hstatus == VECQ_TEXT_OUT_OF_RANGE &&
+			 (status == VECQ_TEXT_OK || herr.offset < err->offset))
+	{
+		/* an element that is a finite float4 but too large for a half */
+		char	   *elem;
+		float		v;
+
+		check_rejected(str, hstatus, &herr, capacity);
+		elem = strndup(str + herr.offset, herr.length);
+		if (elem == NULL)
+			abort();
+		v = strtof(elem, NULL);
+		if (!isfinite(v) || !VecqHalfIsInf(VecqFloatToHalf(v)))
+		{
+			fprintf(stderr, "element \"%s\"\n", elem);
+			violation("halfvec out of range for an element that fits", str, hstatus);
+		}
+		free(elem);
+	}
+	else if (hstatus != status || herr.offset != err->offset ||
+			 herr.length != err->length)
+	{
+		fprintf(stderr, "halfvec status %d span %d+%d, vector span %d+%d\n",
+				(int) hstatus, herr.offset, herr.length, err->offset, err->length);
+		violation("halfvec and vector parses disagree", str, status);
+	}
+	free(h);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -187,6 +279,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_accepted(str, x, dim, capacity);
 	else
 		check_rejected(str, status, &err, capacity);
+	check_halfvec(str, capacity, status, x, dim, &err);
 
 	free(x);
 	free(str);

@@ -61,3 +61,16 @@ DROP TABLE up;
 -- and has the tenancy objects of 0.3.0
 SELECT vecq.current_tenant() IS NULL AS no_tenant;
 SELECT count(*) FROM vecq.isolated_tables();
+
+-- and the halfvec type of 0.6.0, in vector's category, with vector preferred
+-- (untyped literals still resolve to vector)
+SELECT typname, typcategory, typispreferred FROM pg_type
+  WHERE typname IN ('vector', 'halfvec') ORDER BY 1;
+SELECT l2_distance('[0,0]', '[3,4]') AS untyped_l2, pg_typeof(l2_normalize('[3,4]')) AS untyped_type;
+CREATE TABLE up_half (id int, v halfvec(2));
+INSERT INTO up_half VALUES (1, '[1,1]'), (2, '[5,5]');
+CREATE INDEX ON up_half USING hnsw (v halfvec_l2_ops);
+SET enable_seqscan = off;
+SELECT id FROM up_half ORDER BY v <-> '[4,4]' LIMIT 1;
+RESET enable_seqscan;
+DROP TABLE up_half;
