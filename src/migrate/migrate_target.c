@@ -62,6 +62,18 @@ query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 	return run(conn, sql, nparams, params, PGRES_TUPLES_OK);
 }
 
+/* an extension version "major.minor[.patch]" at least major.minor */
+static bool
+version_at_least(const char *version, int major, int minor)
+{
+	int			ma = 0,
+				mi = 0;
+
+	if (sscanf(version, "%d.%d", &ma, &mi) < 1)
+		return false;
+	return ma > major || (ma == major && mi >= minor);
+}
+
 PGconn *
 target_connect(const char *conninfo)
 {
@@ -73,7 +85,7 @@ target_connect(const char *conninfo)
 	res = query(conn, "SELECT extversion FROM pg_extension WHERE extname = 'vecq'", 0, NULL);
 	if (PQntuples(res) == 0)
 		pg_fatal("the target database has no vecq extension: run CREATE EXTENSION vecq there first");
-	if (strcmp(PQgetvalue(res, 0, 0), "0.5.0") < 0)
+	if (!version_at_least(PQgetvalue(res, 0, 0), 0, 5))
 		pg_fatal("the target's vecq is version %s; vecq-migrate needs 0.5.0 or later (ALTER EXTENSION vecq UPDATE)",
 				 PQgetvalue(res, 0, 0));
 	PQclear(res);
