@@ -194,7 +194,8 @@ run_cross_check() {
 vecq_install_deps || exit 1
 vecq_build_install || exit 1
 
-run_suite unit-distance make -s -C test/unit run
+run_suite unit-distance make -s -C test/unit run-distance
+run_suite unit-half make -s -C test/unit run-half
 run_suite migrate-readers run_migrate_readers
 
 # 5,000,000 inputs (the issue asks for at least 1,000,000) take ~15 s
