@@ -21,10 +21,9 @@
  */
 #include "postgres_fe.h"
 
-#include <arpa/inet.h>
-
 #include "common/logging.h"
 #include "migrate.h"
+#include "port/pg_bswap.h"
 #include "pqexpbuffer.h"
 
 /* run a statement; any error ends the program (the transaction rolls back) */
@@ -268,32 +267,49 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	return PLAN_COPY;
 }
 
-static void
-put_int16(PQExpBuffer buf, int16_t v)
-{
-	uint16_t	n = htons((uint16_t) v);
+/*
+ * The COPY data of a batch goes out in chunks of about this size while it
+ * is encoded, so the server parses one chunk while the next is made and
+ * the buffer stays the same size whatever the batch size.
+ */
+#define COPY_CHUNK (1024 * 1024)
 
-	appendBinaryPQExpBuffer(buf, (const char *) &n, 2);
+static char *
+put_int16(char *p, int16_t v)
+{
+	uint16_t	n = pg_hton16((uint16_t) v);
+
+	memcpy(p, &n, 2);
+	return p + 2;
 }
 
-static void
-put_int32(PQExpBuffer buf, int32_t v)
+static char *
+put_int32(char *p, int32_t v)
 {
-	uint32_t	n = htonl((uint32_t) v);
+	uint32_t	n = pg_hton32((uint32_t) v);
 
-	appendBinaryPQExpBuffer(buf, (const char *) &n, 4);
+	memcpy(p, &n, 4);
+	return p + 4;
 }
 
-static void
-put_text(PQExpBuffer buf, const char *s)
+/* a field of len bytes (len < 0: NULL) */
+static char *
+put_field(char *p, const char *s, int32_t len)
 {
-	if (s == NULL)
+	p = put_int32(p, len);
+	if (len > 0)
 	{
-		put_int32(buf, -1);
-		return;
+		memcpy(p, s, len);
+		p += len;
 	}
-	put_int32(buf, strlen(s));
-	appendBinaryPQExpBuffer(buf, s, strlen(s));
+	return p;
+}
+
+static void
+send_copy_data(MigrateTarget *tgt, const char *data, size_t len)
+{
+	if (PQputCopyData(tgt->conn, data, (int) len) != 1)
+		pg_fatal("could not send records: %s", PQerrorMessage(tgt->conn));
 }
 
 /* one batch: COPY and the checkpoint, in one transaction */
@@ -301,50 +317,15 @@ void
 target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 {
 	PGconn	   *conn = tgt->conn;
-	PQExpBufferData buf;
+	static char *buf = NULL;
+	static size_t bufsize = 0;
+	char	   *p;
 	PGresult   *res;
 	char	   *sql;
 	char		done[24];
 	char		pos[24];
-	const char *p[3];
+	const char *params[3];
 	static const char header[] = "PGCOPY\n\377\r\n";
-
-	initPQExpBuffer(&buf);
-	appendBinaryPQExpBuffer(&buf, header, 11);
-	put_int32(&buf, 0);			/* flags */
-	put_int32(&buf, 0);			/* header extension */
-	for (int i = 0; i < batch->count; i++)
-	{
-		MigrateRecord *r = &batch->records[i];
-
-		put_int16(&buf, 5);
-		put_text(&buf, r->id);
-		/* vector: int16 dim, int16 unused, float4 elements, big-endian */
-		put_int32(&buf, 4 + 4 * r->dim);
-		put_int16(&buf, r->dim);
-		put_int16(&buf, 0);
-		for (int d = 0; d < r->dim; d++)
-		{
-			uint32_t	u;
-
-			memcpy(&u, &r->embedding[d], 4);
-			put_int32(&buf, (int32_t) u);
-		}
-		put_text(&buf, r->document);
-		/* jsonb: version 1, then the text */
-		if (r->metadata == NULL)
-			put_int32(&buf, -1);
-		else
-		{
-			put_int32(&buf, 1 + strlen(r->metadata));
-			appendPQExpBufferChar(&buf, 1);
-			appendBinaryPQExpBuffer(&buf, r->metadata, strlen(r->metadata));
-		}
-		put_text(&buf, r->uri);
-	}
-	put_int16(&buf, -1);
-	if (PQExpBufferBroken(&buf))
-		pg_fatal("out of memory");
 
 	target_run(conn, "BEGIN", 0, NULL);
 	sql = psprintf("COPY %s (id, embedding, document, metadata, uri) FROM STDIN (FORMAT binary)",
@@ -352,9 +333,84 @@ target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 	res = run(conn, sql, 0, NULL, PGRES_COPY_IN);
 	PQclear(res);
 	pg_free(sql);
-	if (PQputCopyData(conn, buf.data, buf.len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+
+	if (buf == NULL)
+	{
+		bufsize = 2 * COPY_CHUNK;
+		buf = pg_malloc(bufsize);
+	}
+	p = buf;
+	memcpy(p, header, 11);
+	p += 11;
+	p = put_int32(p, 0);		/* flags */
+	p = put_int32(p, 0);		/* header extension */
+	for (int i = 0; i < batch->count; i++)
+	{
+		MigrateRecord *r = &batch->records[i];
+		size_t		idlen = strlen(r->id);
+		int32_t		doclen = r->document ? (int32_t) strlen(r->document) : -1;
+		int32_t		metalen = r->metadata ? (int32_t) strlen(r->metadata) : -1;
+		int32_t		urilen = r->uri ? (int32_t) strlen(r->uri) : -1;
+		size_t		need;
+		const uint32_t *src = (const uint32_t *) r->embedding;
+
+		/* 5 fields: a count and 5 lengths, then their bytes */
+		need = 2 + 5 * 4 + idlen + 4 + 4 * (size_t) r->dim +
+			Max(doclen, 0) + 1 + Max(metalen, 0) + Max(urilen, 0);
+		if ((size_t) (p - buf) + need > bufsize)
+		{
+			size_t		used = p - buf;
+
+			if (used > 0)
+				send_copy_data(tgt, buf, used);
+			p = buf;
+			if (need > bufsize)
+			{
+				bufsize = need;
+				pg_free(buf);
+				buf = pg_malloc(bufsize);
+				p = buf;
+			}
+		}
+
+		p = put_int16(p, 5);
+		p = put_field(p, r->id, (int32_t) idlen);
+		/* vector: int16 dim, int16 unused, float4 elements, big-endian */
+		p = put_int32(p, 4 + 4 * r->dim);
+		p = put_int16(p, r->dim);
+		p = put_int16(p, 0);
+		for (int d = 0; d < r->dim; d++)
+		{
+			uint32_t	u;
+
+			memcpy(&u, &src[d], 4);
+			u = pg_hton32(u);
+			memcpy(p + 4 * d, &u, 4);
+		}
+		p += 4 * (size_t) r->dim;
+		p = put_field(p, r->document, doclen);
+		/* jsonb: version 1, then the text */
+		if (r->metadata == NULL)
+			p = put_int32(p, -1);
+		else
+		{
+			p = put_int32(p, 1 + metalen);
+			*p++ = 1;
+			memcpy(p, r->metadata, metalen);
+			p += metalen;
+		}
+		p = put_field(p, r->uri, urilen);
+
+		if (p - buf >= COPY_CHUNK)
+		{
+			send_copy_data(tgt, buf, p - buf);
+			p = buf;
+		}
+	}
+	p = put_int16(p, -1);
+	send_copy_data(tgt, buf, p - buf);
+	if (PQputCopyEnd(conn, NULL) != 1)
 		pg_fatal("could not send records: %s", PQerrorMessage(conn));
-	termPQExpBuffer(&buf);
 	res = PQgetResult(conn);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
@@ -373,12 +429,12 @@ target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 	tgt->position = batch->records[batch->count - 1].position;
 	snprintf(done, sizeof(done), "%lld", (long long) tgt->records_done);
 	snprintf(pos, sizeof(pos), "%lld", (long long) tgt->position);
-	p[0] = done;
-	p[1] = pos;
-	p[2] = tgt->collection_id;
+	params[0] = done;
+	params[1] = pos;
+	params[2] = tgt->collection_id;
 	target_run(conn,
 			   "UPDATE chroma.migrations SET records_done = $1, source_position = $2, "
-			   "updated = now() WHERE collection = $3::uuid", 3, p);
+			   "updated = now() WHERE collection = $3::uuid", 3, params);
 	target_run(conn, "COMMIT", 0, NULL);
 }
 
