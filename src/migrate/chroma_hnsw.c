@@ -298,12 +298,17 @@ chroma_hnsw_element(const ChromaHnswIndex *idx, uint64_t i, uint64_t *label,
 	{
 		const uint8_t *p = e + idx->offset_data;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* the file's order is the host's: one copy */
+		memcpy(vec_out, p, 4 * (size_t) idx->dim);
+#else
 		for (int d = 0; d < idx->dim; d++)
 		{
 			uint32_t	bits = (uint32_t) read_le(p + 4 * d, 4);
 
 			memcpy(&vec_out[d], &bits, sizeof(bits));
 		}
+#endif
 	}
 	return 0;
 }
