@@ -332,6 +332,18 @@ chroma_hnsw_length(const ChromaHnswIndex *idx, uint64_t i, float *length,
 }
 
 void
+chroma_hnsw_release(const ChromaHnswIndex *idx)
+{
+#ifdef MADV_DONTNEED
+	/* only advice: a failure changes nothing that is read */
+	if (idx->map_level0 != NULL)
+		(void) madvise(idx->map_level0, idx->map_level0_len, MADV_DONTNEED);
+	if (idx->map_lengths != NULL)
+		(void) madvise(idx->map_lengths, idx->map_lengths_len, MADV_DONTNEED);
+#endif
+}
+
+void
 chroma_hnsw_close(ChromaHnswIndex *idx)
 {
 	if (idx->map_level0 != NULL)

@@ -847,6 +847,9 @@ load_hnsw(PersistCursor *cur)
 			if (chroma_hnsw_element(&cur->hnsw, i, &label_of[i], &deleted, NULL,
 									err, sizeof(err)) != 0)
 				pg_fatal("%s", err);
+			/* a page per element is read: keep them out of our memory */
+			if (i % 16384 == 16383)
+				chroma_hnsw_release(&cur->hnsw);
 			if (deleted)
 				continue;
 			snprintf(key, sizeof(key), "%llu", (unsigned long long) label_of[i]);
@@ -875,6 +878,7 @@ load_hnsw(PersistCursor *cur)
 	pg_free(label_of);
 	chroma_label_map_free(&map);
 	pg_free(path);
+	chroma_hnsw_release(&cur->hnsw);
 }
 
 /* replay the log after what the HNSW files hold */
@@ -1116,6 +1120,9 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 		if (c->dimension == 0)
 			c->dimension = dim;
 	}
+	/* the pages read stay in the page cache, not in our memory */
+	if (cur->hnsw_open)
+		chroma_hnsw_release(&cur->hnsw);
 
 	/* documents, uris and metadata: merge the rows of [lo, hi] in id order */
 	lo = batch->records[0].position;
