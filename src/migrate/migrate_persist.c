@@ -970,8 +970,13 @@ persist_records(MigrateSource *source, MigrateCollection *coll, int64_t after_po
 		cur->vector_seq = 0;
 	replay_log(cur);
 
+	/*
+	 * A batch is a range of the rowid, walked from the last one read: the
+	 * unary + keeps sqlite from taking the (segment_id, embedding_id) index,
+	 * with which every batch would read and sort the whole segment
+	 */
 	cur->records = prepare(src, "SELECT id, embedding_id FROM embeddings "
-						   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+						   "WHERE +segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
 	cur->metadata = prepare(src, src->meta_bool ?
 							"SELECT id, key, string_value, int_value, float_value, bool_value "
 							"FROM embedding_metadata WHERE id BETWEEN ?1 AND ?2 ORDER BY id, key" :
