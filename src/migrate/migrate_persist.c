@@ -780,6 +780,52 @@ vector_ref(VectorMap *map, const char *id, bool create)
 	return &map->slots[i];
 }
 
+/* a live element of the HNSW files and its label */
+typedef struct LabelElement
+{
+	uint64_t	label;
+	int64_t		element;
+} LabelElement;
+
+/* by label, then element */
+static int
+cmp_label_element(const void *a, const void *b)
+{
+	const LabelElement *x = a;
+	const LabelElement *y = b;
+
+	if (x->label != y->label)
+		return x->label < y->label ? -1 : 1;
+	if (x->element != y->element)
+		return x->element < y->element ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The element with this label, or NULL; of two live elements with the
+ * same label (hnswlib never makes them), the later one
+ */
+static LabelElement *
+find_label(LabelElement *sorted, size_t n, uint64_t label)
+{
+	size_t		lo = 0,
+				hi = n;
+
+	/* the first entry with a larger label */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (sorted[mid].label <= label)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || sorted[lo - 1].label != label)
+		return NULL;
+	return &sorted[lo - 1];
+}
+
 /* the HNSW files' vectors, as of cur->vector_seq */
 static void
 load_hnsw(PersistCursor *cur)
@@ -792,7 +838,8 @@ load_hnsw(PersistCursor *cur)
 	size_t		len;
 	FILE	   *f;
 	ChromaLabelMap map = {0};
-	uint64_t   *label_of;
+	LabelElement *bylabel;
+	size_t		nlabels;
 
 	if (c->vector_segment == NULL)
 		return;
@@ -832,50 +879,41 @@ load_hnsw(PersistCursor *cur)
 	if (cur->vector_seq < 0 && map.max_seq_id >= 0)
 		cur->vector_seq = map.max_seq_id;
 
-	/* label -> element */
-	label_of = pg_malloc(sizeof(uint64_t) * cur->hnsw.cur_element_count);
+	/* label -> element: the live elements sorted by label, searched */
+	bylabel = pg_malloc(sizeof(LabelElement) * Max(cur->hnsw.cur_element_count, 1));
+	nlabels = 0;
+	for (uint64_t i = 0; i < cur->hnsw.cur_element_count; i++)
 	{
-		VectorMap	bylabel = {0};
+		bool		deleted;
+		uint64_t	label;
 
-		batch_init(&bylabel.strings, 1);
-		for (uint64_t i = 0; i < cur->hnsw.cur_element_count; i++)
-		{
-			bool		deleted;
-			char		key[24];
-			VectorRef  *r;
-
-			if (chroma_hnsw_element(&cur->hnsw, i, &label_of[i], &deleted, NULL,
-									err, sizeof(err)) != 0)
-				pg_fatal("%s", err);
-			/* a page per element is read: keep them out of our memory */
-			if (i % 16384 == 16383)
-				chroma_hnsw_release(&cur->hnsw);
-			if (deleted)
-				continue;
-			snprintf(key, sizeof(key), "%llu", (unsigned long long) label_of[i]);
-			r = vector_ref(&bylabel, key, true);
-			r->element = i;
-		}
-		for (size_t j = 0; j < map.count; j++)
-		{
-			char		key[24];
-			VectorRef  *byl;
-			VectorRef  *r;
-
-			snprintf(key, sizeof(key), "%llu", (unsigned long long) map.labels[j]);
-			byl = vector_ref(&bylabel, key, false);
-			if (byl == NULL)
-				pg_fatal("%s: id \"%s\" has label %s, which %s/data_level0.bin does not hold (or marks deleted)",
-						 path, map.ids[j], key, cur->hnsw_dir);
-			r = vector_ref(&cur->vectors, map.ids[j], true);
-			r->element = byl->element;
-			r->seq = 0;
-			r->exists = true;
-		}
-		pg_free(bylabel.slots);
-		batch_free(&bylabel.strings);
+		if (chroma_hnsw_element(&cur->hnsw, i, &label, &deleted, NULL,
+								err, sizeof(err)) != 0)
+			pg_fatal("%s", err);
+		/* a page per element is read: keep them out of our memory */
+		if (i % 16384 == 16383)
+			chroma_hnsw_release(&cur->hnsw);
+		if (deleted)
+			continue;
+		bylabel[nlabels].label = label;
+		bylabel[nlabels].element = i;
+		nlabels++;
 	}
-	pg_free(label_of);
+	qsort(bylabel, nlabels, sizeof(LabelElement), cmp_label_element);
+	for (size_t j = 0; j < map.count; j++)
+	{
+		LabelElement *byl = find_label(bylabel, nlabels, map.labels[j]);
+		VectorRef  *r;
+
+		if (byl == NULL)
+			pg_fatal("%s: id \"%s\" has label %llu, which %s/data_level0.bin does not hold (or marks deleted)",
+					 path, map.ids[j], (unsigned long long) map.labels[j], cur->hnsw_dir);
+		r = vector_ref(&cur->vectors, map.ids[j], true);
+		r->element = byl->element;
+		r->seq = 0;
+		r->exists = true;
+	}
+	pg_free(bylabel);
 	chroma_label_map_free(&map);
 	pg_free(path);
 	chroma_hnsw_release(&cur->hnsw);
