@@ -38,6 +38,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -113,6 +114,12 @@ typedef struct PersistCursor
 	float	   *scratch;
 	MigrateJson json;
 	bool		done;
+	/* the batch after the caller's, read by a thread (persist_next_batch) */
+	pthread_t	reader;
+	bool		reading;
+	MigrateBatch next;
+	int			next_max;
+	bool		next_ok;
 } PersistCursor;
 
 static const char *persist_describe(MigrateSource *source);
@@ -1093,11 +1100,10 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 	}
 }
 
+/* the next batch of records into batch (what persist_next_batch returns) */
 static bool
-persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
+read_batch(PersistCursor *cur, MigrateBatch *batch, int max_records)
 {
-	PersistCursor *cur = (PersistCursor *) cursor;
-
 	PersistSource *src = cur->src;
 	MigrateCollection *c = cur->coll;
 	int			n;
@@ -1248,11 +1254,77 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 	return true;
 }
 
+static void *
+reader_main(void *arg)
+{
+	PersistCursor *cur = arg;
+
+	cur->next_ok = read_batch(cur, &cur->next, cur->next_max);
+	return NULL;
+}
+
+/*
+ * The records after the last batch, up to max_records of them.  While the
+ * caller writes one batch, a thread reads the next one into a second
+ * batch, which the next call hands over by swapping it with the caller's
+ * (whose records the caller is done with by then): reading the source and
+ * writing the target overlap, in twice a batch's memory.  The caller asks
+ * for the same max_records each time.  A source error found by the thread
+ * ends the program as it would have one batch later.
+ */
+static bool
+persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
+{
+	PersistCursor *cur = (PersistCursor *) cursor;
+	bool		ok;
+
+	if (cur->reading)
+	{
+		MigrateBatch tmp;
+		int			rc = pthread_join(cur->reader, NULL);
+
+		if (rc != 0)
+			pg_fatal("could not wait for the reading thread: %s", strerror(rc));
+		cur->reading = false;
+		if (cur->next.count > Min(max_records, batch->capacity))
+			pg_fatal("batch size changed from %d to %d records while reading",
+					 cur->next_max, max_records);
+		tmp = *batch;
+		*batch = cur->next;
+		cur->next = tmp;
+		ok = cur->next_ok;
+	}
+	else
+		ok = read_batch(cur, batch, max_records);
+
+	if (ok && !cur->done)
+	{
+		int			rc;
+
+		if (cur->next.records == NULL || cur->next.capacity != batch->capacity)
+		{
+			if (cur->next.records)
+				batch_free(&cur->next);
+			batch_init(&cur->next, batch->capacity);
+		}
+		cur->next_max = max_records;
+		rc = pthread_create(&cur->reader, NULL, reader_main, cur);
+		if (rc != 0)
+			pg_fatal("could not start a reading thread: %s", strerror(rc));
+		cur->reading = true;
+	}
+	return ok;
+}
+
 static void
 persist_cursor_close(MigrateCursor *cursor)
 {
 	PersistCursor *cur = (PersistCursor *) cursor;
 
+	if (cur->reading)
+		pthread_join(cur->reader, NULL);
+	if (cur->next.records)
+		batch_free(&cur->next);
 
 	if (cur->records)
 		sqlite3_finalize(cur->records);
