@@ -328,6 +328,15 @@ target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 	static const char header[] = "PGCOPY\n\377\r\n";
 
 	target_run(conn, "BEGIN", 0, NULL);
+
+	/*
+	 * A batch's commit need not wait for its WAL to reach disk: its records
+	 * and its checkpoint row commit together, so a server crash that loses
+	 * the last batches loses their checkpoint with them, and --resume
+	 * continues from the last one that survived.  target_finish commits the
+	 * end of the copy synchronously.
+	 */
+	target_run(conn, "SET LOCAL synchronous_commit = off", 0, NULL);
 	sql = psprintf("COPY %s (id, embedding, document, metadata, uri) FROM STDIN (FORMAT binary)",
 				   tgt->table);
 	res = run(conn, sql, 0, NULL, PGRES_COPY_IN);
