@@ -131,6 +131,20 @@ VECQ_PGPORT=$port vecq_cluster_start "${settings[@]}" >/dev/null
 trap vecq_cluster_stop EXIT
 log="$(dirname "$VECQ_PGDATA")/server.log"
 
+# a fresh cluster's shared buffers are not mapped yet: its first run would
+# pay a page fault for each buffer a relation is extended into, which a
+# server that has been up for a while does not; touch them all once (a
+# table of one row per page, as many pages as shared buffers, dropped)
+vecq_say "touching the shared buffers"
+"$PG_BINDIR/psql" -XAq -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE warm (a text);
+ALTER TABLE warm ALTER a SET STORAGE PLAIN;
+INSERT INTO warm SELECT repeat('x', 7000)
+  FROM generate_series(1, (SELECT setting::int FROM pg_settings WHERE name = 'shared_buffers'));
+DROP TABLE warm;
+CHECKPOINT;
+SQL
+
 echo "== $(date -u '+%Y-%m-%d %H:%M:%S UTC'), $(nproc) CPUs:$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
 echo "== vecq-migrate $migrate ($(git -C "$VECQ_ROOT" describe --always --dirty 2>/dev/null || echo '?'))"
 echo "== cluster: ${settings[*]}; wal_level $("$PG_BINDIR/psql" -XAtc 'SHOW wal_level')"
