@@ -5,7 +5,7 @@
 #   bash test/bench/migrate_bench.sh [--records N] [--dim D] [--subset M]
 #        [--batches 1000,5000,20000] [--index-batches 5000|all] [--rounds R]
 #        [--verify] [--fsync on|off] [--cache DIR] [--migrate PATH]
-#        [--port P] [--chroma-port P]
+#        [--port P] [--chroma-port P] [--set 'NAME = VALUE']...
 #
 # Defaults: 200000 records x 768 dimensions, a 50000-record directory of the
 # same kind beside it, batches 1000, 5000 and 20000, 2 rounds, fsync on.
@@ -20,7 +20,8 @@
 #    $VECQ_MIGRATE_BENCH_CACHE or /var/tmp/vecq-migrate-bench (--cache).  The
 #    mix is printed: records whose vector is in the HNSW files, and log
 #    entries after what the HNSW files hold.
-# 2. A throwaway cluster (settings printed), a fresh database per run with
+# 2. A throwaway cluster (settings printed; --set adds postgresql.conf
+#    lines, which win over the defaults here), a fresh database per run with
 #    CREATE EXTENSION vecq, and vecq-migrate --from DIR --to that database
 #    --batch B under /usr/bin/time -v, its process and the backend serving it
 #    sampled every 0.2 s from /proc (VmHWM, RssAnon, RssFile).
@@ -53,6 +54,7 @@ cache=${VECQ_MIGRATE_BENCH_CACHE:-/var/tmp/vecq-migrate-bench}
 migrate=${VECQ_MIGRATE:-$VECQ_ROOT/src/migrate/vecq-migrate}
 port=54431
 chroma_port=18331
+extra_settings=()
 while [ $# -gt 0 ]; do
 	case $1 in
 		--records) records=$2; shift 2 ;;
@@ -67,6 +69,7 @@ while [ $# -gt 0 ]; do
 		--migrate) migrate=$2; shift 2 ;;
 		--port) port=$2; shift 2 ;;
 		--chroma-port) chroma_port=$2; shift 2 ;;
+		--set) extra_settings+=("$2"); shift 2 ;;
 		*) echo "unknown option $1 (see the head of $0)" >&2; exit 2 ;;
 	esac
 done
@@ -126,6 +129,7 @@ settings=(
 	"jit = off"
 	"log_min_duration_statement = 0"
 	"log_line_prefix = '%m [%p] '"
+	${extra_settings[@]+"${extra_settings[@]}"}
 )
 VECQ_PGPORT=$port vecq_cluster_start "${settings[@]}" >/dev/null
 trap vecq_cluster_stop EXIT
