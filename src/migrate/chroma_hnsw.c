@@ -301,12 +301,17 @@ chroma_hnsw_element(const ChromaHnswIndex *idx, uint64_t i, uint64_t *label,
 	{
 		const uint8_t *p = e + idx->offset_data;
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* the file's order is the host's: one copy */
+		memcpy(vec_out, p, 4 * (size_t) idx->dim);
+#else
 		for (int d = 0; d < idx->dim; d++)
 		{
 			uint32_t	bits = (uint32_t) read_le(p + 4 * d, 4);
 
 			memcpy(&vec_out[d], &bits, sizeof(bits));
 		}
+#endif
 	}
 	return 0;
 }
@@ -327,6 +332,18 @@ chroma_hnsw_length(const ChromaHnswIndex *idx, uint64_t i, float *length,
 	bits = (uint32_t) read_le(idx->lengths + 4 * i, 4);
 	memcpy(length, &bits, sizeof(bits));
 	return 0;
+}
+
+void
+chroma_hnsw_release(const ChromaHnswIndex *idx)
+{
+#ifdef MADV_DONTNEED
+	/* only advice: a failure changes nothing that is read */
+	if (idx->map_level0 != NULL)
+		(void) madvise(idx->map_level0, idx->map_level0_len, MADV_DONTNEED);
+	if (idx->map_lengths != NULL)
+		(void) madvise(idx->map_lengths, idx->map_lengths_len, MADV_DONTNEED);
+#endif
 }
 
 void

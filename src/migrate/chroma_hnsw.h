@@ -143,6 +143,14 @@ extern int	chroma_hnsw_element(const ChromaHnswIndex *idx, uint64_t i,
 extern int	chroma_hnsw_length(const ChromaHnswIndex *idx, uint64_t i,
 							   float *length, char *err, size_t errlen);
 
+/*
+ * Drop the pages of the mapped files from the process's resident set
+ * (madvise MADV_DONTNEED: they stay in the page cache, and a later access
+ * maps them again), so that reading a large index element by element keeps
+ * the process's memory flat.
+ */
+extern void chroma_hnsw_release(const ChromaHnswIndex *idx);
+
 /* Unmap what chroma_hnsw_open mapped; leaves *idx empty.  */
 extern void chroma_hnsw_close(ChromaHnswIndex *idx);
 

@@ -134,6 +134,7 @@ struct MigrateOptions;
 struct json_t;
 
 /* migrate_persist.c */
+extern bool persist_read_ahead;
 extern MigrateSource *persist_open(const char *dir);
 
 /* migrate_http.c: url is http[s]://host[:port][/prefix] */

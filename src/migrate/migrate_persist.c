@@ -38,6 +38,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -116,6 +117,12 @@ typedef struct PersistCursor
 	bool		done;
 	char	   *only_ids;		/* a JSON array: only these records */
 	bool		ids_only;		/* records without vectors and metadata */
+	/* the batch after the caller's, read by a thread (persist_next_batch) */
+	pthread_t	reader;
+	bool		reading;
+	MigrateBatch next;
+	int			next_max;
+	bool		next_ok;
 } PersistCursor;
 
 static const char *persist_describe(MigrateSource *source);
@@ -754,6 +761,52 @@ vector_ref(VectorMap *map, const char *id, bool create)
 	return &map->slots[i];
 }
 
+/* a live element of the HNSW files and its label */
+typedef struct LabelElement
+{
+	uint64_t	label;
+	int64_t		element;
+} LabelElement;
+
+/* by label, then element */
+static int
+cmp_label_element(const void *a, const void *b)
+{
+	const LabelElement *x = a;
+	const LabelElement *y = b;
+
+	if (x->label != y->label)
+		return x->label < y->label ? -1 : 1;
+	if (x->element != y->element)
+		return x->element < y->element ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The element with this label, or NULL; of two live elements with the
+ * same label (hnswlib never makes them), the later one
+ */
+static LabelElement *
+find_label(LabelElement *sorted, size_t n, uint64_t label)
+{
+	size_t		lo = 0,
+				hi = n;
+
+	/* the first entry with a larger label */
+	while (lo < hi)
+	{
+		size_t		mid = lo + (hi - lo) / 2;
+
+		if (sorted[mid].label <= label)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || sorted[lo - 1].label != label)
+		return NULL;
+	return &sorted[lo - 1];
+}
+
 /* the HNSW files' vectors, as of cur->vector_seq */
 static void
 load_hnsw(PersistCursor *cur)
@@ -766,7 +819,8 @@ load_hnsw(PersistCursor *cur)
 	size_t		len;
 	FILE	   *f;
 	ChromaLabelMap map = {0};
-	uint64_t   *label_of;
+	LabelElement *bylabel;
+	size_t		nlabels;
 
 	if (c->vector_segment == NULL)
 		return;
@@ -812,49 +866,44 @@ load_hnsw(PersistCursor *cur)
 	if (cur->vector_seq < 0 && map.max_seq_id >= 0)
 		cur->vector_seq = map.max_seq_id;
 
-	/* label -> element */
-	label_of = pg_malloc(sizeof(uint64_t) * cur->hnsw.cur_element_count);
+	/* label -> element: the live elements sorted by label, searched */
+	bylabel = pg_malloc(sizeof(LabelElement) * Max(cur->hnsw.cur_element_count, 1));
+	nlabels = 0;
+	for (uint64_t i = 0; i < cur->hnsw.cur_element_count; i++)
 	{
-		VectorMap	bylabel = {0};
+		bool		deleted;
+		uint64_t	label;
 
-		batch_init(&bylabel.strings, 1);
-		for (uint64_t i = 0; i < cur->hnsw.cur_element_count; i++)
-		{
-			bool		deleted;
-			char		key[24];
-			VectorRef  *r;
-
-			if (chroma_hnsw_element(&cur->hnsw, i, &label_of[i], &deleted, NULL,
-									err, sizeof(err)) != 0)
-				pg_fatal("%s", err);
-			if (deleted)
-				continue;
-			snprintf(key, sizeof(key), "%llu", (unsigned long long) label_of[i]);
-			r = vector_ref(&bylabel, key, true);
-			r->element = i;
-		}
-		for (size_t j = 0; j < map.count; j++)
-		{
-			char		key[24];
-			VectorRef  *byl;
-			VectorRef  *r;
-
-			snprintf(key, sizeof(key), "%llu", (unsigned long long) map.labels[j]);
-			byl = vector_ref(&bylabel, key, false);
-			if (byl == NULL)
-				pg_fatal("%s: id \"%s\" has label %s, which %s/data_level0.bin does not hold (or marks deleted)",
-						 path, map.ids[j], key, cur->hnsw_dir);
-			r = vector_ref(&cur->vectors, map.ids[j], true);
-			r->element = byl->element;
-			r->seq = 0;
-			r->exists = true;
-		}
-		pg_free(bylabel.slots);
-		batch_free(&bylabel.strings);
+		if (chroma_hnsw_element(&cur->hnsw, i, &label, &deleted, NULL,
+								err, sizeof(err)) != 0)
+			pg_fatal("%s", err);
+		/* a page per element is read: keep them out of our memory */
+		if (i % 16384 == 16383)
+			chroma_hnsw_release(&cur->hnsw);
+		if (deleted)
+			continue;
+		bylabel[nlabels].label = label;
+		bylabel[nlabels].element = i;
+		nlabels++;
 	}
-	pg_free(label_of);
+	qsort(bylabel, nlabels, sizeof(LabelElement), cmp_label_element);
+	for (size_t j = 0; j < map.count; j++)
+	{
+		LabelElement *byl = find_label(bylabel, nlabels, map.labels[j]);
+		VectorRef  *r;
+
+		if (byl == NULL)
+			pg_fatal("%s: id \"%s\" has label %llu, which %s/data_level0.bin does not hold (or marks deleted)",
+					 path, map.ids[j], (unsigned long long) map.labels[j], cur->hnsw_dir);
+		r = vector_ref(&cur->vectors, map.ids[j], true);
+		r->element = byl->element;
+		r->seq = 0;
+		r->exists = true;
+	}
+	pg_free(bylabel);
 	chroma_label_map_free(&map);
 	pg_free(path);
+	chroma_hnsw_release(&cur->hnsw);
 }
 
 /* replay the log after what the HNSW files hold */
@@ -976,7 +1025,7 @@ open_cursor(PersistSource *src, MigrateCollection *coll, int64_t after_position,
 	if (ids_only)
 	{
 		cur->records = prepare(src, "SELECT id, embedding_id FROM embeddings "
-							   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+							   "WHERE +segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
 		return &cur->base;
 	}
 	cur->vector_seq = segment_seq(src, coll->vector_segment);
@@ -985,13 +1034,19 @@ open_cursor(PersistSource *src, MigrateCollection *coll, int64_t after_position,
 		cur->vector_seq = 0;
 	replay_log(cur);
 
+	/*
+	 * A batch is a range of the rowid, walked from the last one read: the
+	 * unary + keeps sqlite from taking the (segment_id, embedding_id) index,
+	 * with which every batch would read and sort the whole segment (a few
+	 * ids only: that index finds them)
+	 */
 	cur->records = prepare(src, cur->only_ids ?
 						   "SELECT id, embedding_id FROM embeddings "
 						   "WHERE segment_id = ?1 AND id > ?2 "
 						   "AND embedding_id IN (SELECT value FROM json_each(?4)) "
 						   "ORDER BY id LIMIT ?3" :
 						   "SELECT id, embedding_id FROM embeddings "
-						   "WHERE segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+						   "WHERE +segment_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
 	cur->metadata = prepare(src, src->meta_bool ?
 							"SELECT id, key, string_value, int_value, float_value, bool_value "
 							"FROM embedding_metadata WHERE id BETWEEN ?1 AND ?2 ORDER BY id, key" :
@@ -1084,11 +1139,10 @@ hnsw_vector(PersistCursor *cur, int64_t element, float *out)
 					 strcmp(cur->coll->space, "cosine") == 0 ? " (times its norm in length.bin)" : "");
 }
 
+/* the next batch of records into batch (what persist_next_batch returns) */
 static bool
-persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
+read_batch(PersistCursor *cur, MigrateBatch *batch, int max_records)
 {
-	PersistCursor *cur = (PersistCursor *) cursor;
-
 	PersistSource *src = cur->src;
 	MigrateCollection *c = cur->coll;
 	int			n;
@@ -1170,6 +1224,9 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 		if (c->dimension == 0)
 			c->dimension = dim;
 	}
+	/* the pages read stay in the page cache, not in our memory */
+	if (cur->hnsw_open)
+		chroma_hnsw_release(&cur->hnsw);
 
 	/* documents, uris and metadata: merge the rows of [lo, hi] in id order */
 	lo = batch->records[0].position;
@@ -1339,11 +1396,83 @@ persist_ids(MigrateSource *source, MigrateCollection *coll)
 	return open_cursor((PersistSource *) source, coll, 0, NULL, true);
 }
 
+/*
+ * Whether a thread reads the next batch ahead (a harness whose pg_fatal
+ * returns by longjmp turns it off: that cannot cross threads)
+ */
+bool		persist_read_ahead = true;
+
+static void *
+reader_main(void *arg)
+{
+	PersistCursor *cur = arg;
+
+	cur->next_ok = read_batch(cur, &cur->next, cur->next_max);
+	return NULL;
+}
+
+/*
+ * The records after the last batch, up to max_records of them.  While the
+ * caller writes one batch, a thread reads the next one into a second
+ * batch, which the next call hands over by swapping it with the caller's
+ * (whose records the caller is done with by then): reading the source and
+ * writing the target overlap, in twice a batch's memory.  The caller asks
+ * for the same max_records each time.  A source error found by the thread
+ * ends the program as it would have one batch later.
+ */
+static bool
+persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
+{
+	PersistCursor *cur = (PersistCursor *) cursor;
+	bool		ok;
+
+	if (cur->reading)
+	{
+		MigrateBatch tmp;
+		int			rc = pthread_join(cur->reader, NULL);
+
+		if (rc != 0)
+			pg_fatal("could not wait for the reading thread: %s", strerror(rc));
+		cur->reading = false;
+		if (cur->next.count > Min(max_records, batch->capacity))
+			pg_fatal("batch size changed from %d to %d records while reading",
+					 cur->next_max, max_records);
+		tmp = *batch;
+		*batch = cur->next;
+		cur->next = tmp;
+		ok = cur->next_ok;
+	}
+	else
+		ok = read_batch(cur, batch, max_records);
+
+	if (ok && !cur->done && persist_read_ahead)
+	{
+		int			rc;
+
+		if (cur->next.records == NULL || cur->next.capacity != batch->capacity)
+		{
+			if (cur->next.records)
+				batch_free(&cur->next);
+			batch_init(&cur->next, batch->capacity);
+		}
+		cur->next_max = max_records;
+		rc = pthread_create(&cur->reader, NULL, reader_main, cur);
+		if (rc != 0)
+			pg_fatal("could not start a reading thread: %s", strerror(rc));
+		cur->reading = true;
+	}
+	return ok;
+}
+
 static void
 persist_cursor_close(MigrateCursor *cursor)
 {
 	PersistCursor *cur = (PersistCursor *) cursor;
 
+	if (cur->reading)
+		pthread_join(cur->reader, NULL);
+	if (cur->next.records)
+		batch_free(&cur->next);
 
 	if (cur->records)
 		sqlite3_finalize(cur->records);

@@ -21,10 +21,9 @@
  */
 #include "postgres_fe.h"
 
-#include <arpa/inet.h>
-
 #include "common/logging.h"
 #include "migrate.h"
+#include "port/pg_bswap.h"
 #include "pqexpbuffer.h"
 
 /* run a statement; any error ends the program (the transaction rolls back) */
@@ -281,49 +280,117 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	return PLAN_COPY;
 }
 
-static void
-put_int16(PQExpBuffer buf, int16_t v)
-{
-	uint16_t	n = htons((uint16_t) v);
+/*
+ * COPY data goes out in chunks of about this size while it is encoded, so
+ * the server parses one chunk while the next is made and the buffer stays
+ * the same size whatever the batch size.
+ */
+#define COPY_CHUNK (1024 * 1024)
 
-	appendBinaryPQExpBuffer(buf, (const char *) &n, 2);
+static char *copy_buf = NULL;
+static size_t copy_bufsize = 0;
+
+static char *
+put_int16(char *p, int16_t v)
+{
+	uint16_t	n = pg_hton16((uint16_t) v);
+
+	memcpy(p, &n, 2);
+	return p + 2;
 }
 
-static void
-put_int32(PQExpBuffer buf, int32_t v)
+static char *
+put_int32(char *p, int32_t v)
 {
-	uint32_t	n = htonl((uint32_t) v);
+	uint32_t	n = pg_hton32((uint32_t) v);
 
-	appendBinaryPQExpBuffer(buf, (const char *) &n, 4);
+	memcpy(p, &n, 4);
+	return p + 4;
 }
 
-static void
-put_text(PQExpBuffer buf, const char *s)
+/* a field of len bytes (len < 0: NULL) */
+static char *
+put_field(char *p, const char *s, int32_t len)
 {
-	if (s == NULL)
+	p = put_int32(p, len);
+	if (len > 0)
 	{
-		put_int32(buf, -1);
-		return;
+		memcpy(p, s, len);
+		p += len;
 	}
-	put_int32(buf, strlen(s));
-	appendBinaryPQExpBuffer(buf, s, strlen(s));
+	return p;
 }
 
-/* send a binary COPY's data and check its result */
 static void
-copy_in(PGconn *conn, const char *table, const char *columns, PQExpBuffer buf)
+copy_send(PGconn *conn, const char *data, size_t len)
+{
+	if (PQputCopyData(conn, data, (int) len) != 1)
+		pg_fatal("could not send records: %s", PQerrorMessage(conn));
+}
+
+/* room for need more bytes at p: what is encoded goes out first if needed */
+static char *
+copy_room(PGconn *conn, char *p, size_t need)
+{
+	size_t		used = p - copy_buf;
+
+	if (used + need <= copy_bufsize)
+		return p;
+	if (used > 0)
+		copy_send(conn, copy_buf, used);
+	if (need > copy_bufsize)
+	{
+		copy_bufsize = need;
+		pg_free(copy_buf);
+		copy_buf = pg_malloc(copy_bufsize);
+	}
+	return copy_buf;
+}
+
+/* send what is encoded once a chunk's worth is */
+static char *
+copy_flush(PGconn *conn, char *p)
+{
+	if (p - copy_buf >= COPY_CHUNK)
+	{
+		copy_send(conn, copy_buf, p - copy_buf);
+		return copy_buf;
+	}
+	return p;
+}
+
+/* start a binary COPY into table's columns; returns where to encode */
+static char *
+copy_start(PGconn *conn, const char *table, const char *columns)
+{
+	static const char header[] = "PGCOPY\n\377\r\n";
+	char	   *sql = psprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", table, columns);
+	char	   *p;
+
+	PQclear(run(conn, sql, 0, NULL, PGRES_COPY_IN));
+	pg_free(sql);
+	if (copy_buf == NULL)
+	{
+		copy_bufsize = 2 * COPY_CHUNK;
+		copy_buf = pg_malloc(copy_bufsize);
+	}
+	p = copy_buf;
+	memcpy(p, header, 11);
+	p += 11;
+	p = put_int32(p, 0);		/* flags */
+	return put_int32(p, 0);		/* header extension */
+}
+
+/* the trailer, the rest of the data, and the COPY's result */
+static void
+copy_end(PGconn *conn, const char *table, char *p)
 {
 	PGresult   *res;
-	char	   *sql;
 
-	put_int16(buf, -1);
-	if (PQExpBufferBroken(buf))
-		pg_fatal("out of memory");
-	sql = psprintf("COPY %s (%s) FROM STDIN (FORMAT binary)", table, columns);
-	res = run(conn, sql, 0, NULL, PGRES_COPY_IN);
-	PQclear(res);
-	pg_free(sql);
-	if (PQputCopyData(conn, buf->data, buf->len) != 1 || PQputCopyEnd(conn, NULL) != 1)
+	p = copy_room(conn, p, 2);
+	p = put_int16(p, -1);
+	copy_send(conn, copy_buf, p - copy_buf);
+	if (PQputCopyEnd(conn, NULL) != 1)
 		pg_fatal("could not send records: %s", PQerrorMessage(conn));
 	res = PQgetResult(conn);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -340,17 +407,6 @@ copy_in(PGconn *conn, const char *table, const char *columns, PQExpBuffer buf)
 		PQclear(res);
 }
 
-static void
-copy_header(PQExpBuffer buf)
-{
-	static const char header[] = "PGCOPY\n\377\r\n";
-
-	initPQExpBuffer(buf);
-	appendBinaryPQExpBuffer(buf, header, 11);
-	put_int32(buf, 0);			/* flags */
-	put_int32(buf, 0);			/* header extension */
-}
-
 /*
  * COPY records into table's columns (id, embedding, document, metadata,
  * uri), and with_position: their source position into a sixth column, in
@@ -360,65 +416,79 @@ void
 target_copy_records(PGconn *conn, const char *table, const MigrateRecord *records,
 					int n, bool with_position)
 {
-	PQExpBufferData buf;
+	char	   *p;
 
-	copy_header(&buf);
+	p = copy_start(conn, table, with_position ?
+				   "id, embedding, document, metadata, uri, position" :
+				   "id, embedding, document, metadata, uri");
 	for (int i = 0; i < n; i++)
 	{
 		const MigrateRecord *r = &records[i];
+		size_t		idlen = strlen(r->id);
+		int32_t		doclen = r->document ? (int32_t) strlen(r->document) : -1;
+		int32_t		metalen = r->metadata ? (int32_t) strlen(r->metadata) : -1;
+		int32_t		urilen = r->uri ? (int32_t) strlen(r->uri) : -1;
+		const uint32_t *src = (const uint32_t *) r->embedding;
 
-		put_int16(&buf, with_position ? 6 : 5);
-		put_text(&buf, r->id);
+		/* a field count, 5 or 6 lengths, then their bytes */
+		p = copy_room(conn, p, 2 + 6 * 4 + idlen + 4 + 4 * (size_t) r->dim +
+					  Max(doclen, 0) + 1 + Max(metalen, 0) + Max(urilen, 0) + 8);
+		p = put_int16(p, with_position ? 6 : 5);
+		p = put_field(p, r->id, (int32_t) idlen);
 		/* vector: int16 dim, int16 unused, float4 elements, big-endian */
-		put_int32(&buf, 4 + 4 * r->dim);
-		put_int16(&buf, r->dim);
-		put_int16(&buf, 0);
+		p = put_int32(p, 4 + 4 * r->dim);
+		p = put_int16(p, r->dim);
+		p = put_int16(p, 0);
 		for (int d = 0; d < r->dim; d++)
 		{
 			uint32_t	u;
 
-			memcpy(&u, &r->embedding[d], 4);
-			put_int32(&buf, (int32_t) u);
+			memcpy(&u, &src[d], 4);
+			u = pg_hton32(u);
+			memcpy(p + 4 * d, &u, 4);
 		}
-		put_text(&buf, r->document);
+		p += 4 * (size_t) r->dim;
+		p = put_field(p, r->document, doclen);
 		/* jsonb: version 1, then the text */
 		if (r->metadata == NULL)
-			put_int32(&buf, -1);
+			p = put_int32(p, -1);
 		else
 		{
-			put_int32(&buf, 1 + strlen(r->metadata));
-			appendPQExpBufferChar(&buf, 1);
-			appendBinaryPQExpBuffer(&buf, r->metadata, strlen(r->metadata));
+			p = put_int32(p, 1 + metalen);
+			*p++ = 1;
+			memcpy(p, r->metadata, metalen);
+			p += metalen;
 		}
-		put_text(&buf, r->uri);
+		p = put_field(p, r->uri, urilen);
 		if (with_position)
 		{
 			uint64_t	pos = (uint64_t) r->position;
 
-			put_int32(&buf, 8);
-			put_int32(&buf, (int32_t) (pos >> 32));
-			put_int32(&buf, (int32_t) pos);
+			p = put_int32(p, 8);
+			p = put_int32(p, (int32_t) (pos >> 32));
+			p = put_int32(p, (int32_t) pos);
 		}
+		p = copy_flush(conn, p);
 	}
-	copy_in(conn, table, with_position ? "id, embedding, document, metadata, uri, position" :
-			"id, embedding, document, metadata, uri", &buf);
-	termPQExpBuffer(&buf);
+	copy_end(conn, table, p);
 }
 
 /* COPY ids into table's column id, in the current transaction */
 void
 target_copy_ids(PGconn *conn, const char *table, const char *const *ids, int n)
 {
-	PQExpBufferData buf;
+	char	   *p = copy_start(conn, table, "id");
 
-	copy_header(&buf);
 	for (int i = 0; i < n; i++)
 	{
-		put_int16(&buf, 1);
-		put_text(&buf, ids[i]);
+		size_t		len = strlen(ids[i]);
+
+		p = copy_room(conn, p, 2 + 4 + len);
+		p = put_int16(p, 1);
+		p = put_field(p, ids[i], (int32_t) len);
+		p = copy_flush(conn, p);
 	}
-	copy_in(conn, table, "id", &buf);
-	termPQExpBuffer(&buf);
+	copy_end(conn, table, p);
 }
 
 /* one batch: COPY and the checkpoint, in one transaction */
@@ -428,21 +498,30 @@ target_copy_batch(MigrateTarget *tgt, MigrateBatch *batch)
 	PGconn	   *conn = tgt->conn;
 	char		done[24];
 	char		pos[24];
-	const char *p[3];
+	const char *params[3];
 
 	target_run(conn, "BEGIN", 0, NULL);
+
+	/*
+	 * A batch's commit need not wait for its WAL to reach disk: its records
+	 * and its checkpoint row commit together, so a server crash that loses
+	 * the last batches loses their checkpoint with them, and --resume
+	 * continues from the last one that survived.  target_finish commits the
+	 * end of the copy synchronously.
+	 */
+	target_run(conn, "SET LOCAL synchronous_commit = off", 0, NULL);
 	target_copy_records(conn, tgt->table, batch->records, batch->count, false);
 
 	tgt->records_done += batch->count;
 	tgt->position = batch->records[batch->count - 1].position;
 	snprintf(done, sizeof(done), "%lld", (long long) tgt->records_done);
 	snprintf(pos, sizeof(pos), "%lld", (long long) tgt->position);
-	p[0] = done;
-	p[1] = pos;
-	p[2] = tgt->collection_id;
+	params[0] = done;
+	params[1] = pos;
+	params[2] = tgt->collection_id;
 	target_run(conn,
 			   "UPDATE chroma.migrations SET records_done = $1, source_position = $2, "
-			   "updated = now() WHERE collection = $3::uuid", 3, p);
+			   "updated = now() WHERE collection = $3::uuid", 3, params);
 	target_run(conn, "COMMIT", 0, NULL);
 }
 

@@ -716,6 +716,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *tmp = getenv("TMPDIR");
 	struct stat sb;
 
+	/* pg_fatal returns here by longjmp, which cannot leave a reading thread */
+	persist_read_ahead = false;
 	verbose = getenv("FUZZ_CHROMA_VERBOSE") && strcmp(getenv("FUZZ_CHROMA_VERBOSE"), "1") == 0;
 	if (d == NULL)
 	{
