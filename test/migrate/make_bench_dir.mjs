@@ -3,6 +3,9 @@
 //
 //   node make_bench_dir.mjs OUTDIR --records N --dim D [--port P] [--batch B]
 //        [--seed S] [--name NAME]
+//   node make_bench_dir.mjs OUTDIR --changes K [--port P] [--dim D] [--name NAME]
+//
+// (the second form changes a directory made before: see --changes below)
 //
 // Starts the pinned server (chromadb 3.0.9's "chroma run", bindings 1.0.1)
 // on 127.0.0.1:P with an empty OUTDIR, creates one collection (space l2,
@@ -36,7 +39,7 @@ const BATCH = Number(opt("--batch", "2000"));
 const SEED = Number(opt("--seed", "7007"));
 const NAME = opt("--name", "bench");
 if (!OUTDIR || !(N > 0) || !(DIM > 0) || !(BATCH > 0) || !(PORT > 0 && PORT < 65536)) {
-	console.error("usage: node make_bench_dir.mjs OUTDIR --records N --dim D [--port P] [--batch B] [--seed S] [--name NAME]");
+	console.error("usage: node make_bench_dir.mjs OUTDIR --records N --dim D [--port P] [--batch B] [--seed S] [--name NAME] [--changes K]");
 	process.exit(2);
 }
 
@@ -95,6 +98,30 @@ async function stop(s) {
 	await done;
 	clearTimeout(t);
 	for (let i = 0; i < 100 && (await heartbeat()); i++) await new Promise((r) => setTimeout(r, 100));
+}
+
+const CHANGES = Number(opt("--changes", "0"));
+if (CHANGES > 0) {
+	// --changes K on a directory made before: K/2 records updated (vector and
+	// metadata), K/4 deleted, K/4 added, through the server, which is then
+	// stopped without the restart that would flush the HNSW files
+	const logFile = path.join(path.dirname(OUTDIR), path.basename(OUTDIR) + ".changes.log");
+	const R = rng(SEED + 1);
+	const t0 = Date.now();
+	const s = await start(logFile);
+	const col = await new ChromaClient({ host: "127.0.0.1", port: PORT }).getCollection({ name: NAME, embeddingFunction: noEmbed });
+	const n0 = await col.count();
+	const vec = () => Array.from({ length: DIM }, () => Math.round((R() * 2 - 1) * 1e4) / 1e4);
+	const pick = (k, off) => Array.from({ length: k }, (_, i) => `r${String((off + i * Math.floor(n0 / k)) % n0).padStart(7, "0")}`);
+	const upd = pick(Math.floor(CHANGES / 2), 3);
+	await col.update({ ids: upd, embeddings: upd.map(vec), metadatas: upd.map(() => ({ changed: true })) });
+	await col.delete({ ids: pick(Math.floor(CHANGES / 4), 5) });
+	const add = Array.from({ length: Math.floor(CHANGES / 4) }, (_, i) => `new${String(i).padStart(6, "0")}`);
+	await col.add({ ids: add, embeddings: add.map(vec), metadatas: add.map((_, i) => ({ added: i })), documents: add.map((id) => `${id} added later`) });
+	const n1 = await col.count();
+	await stop(s);
+	console.error(`changed ${OUTDIR}: ${upd.length} updated, ${n0 + add.length - n1} deleted, ${add.length} added (${n0} -> ${n1} records) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+	process.exit(0);
 }
 
 fs.mkdirSync(OUTDIR, { recursive: true });
