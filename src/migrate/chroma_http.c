@@ -84,24 +84,6 @@ kind(const json_t *v)
 	return "?";
 }
 
-static bool
-is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* a member that must be a string; NULL (and err set) if it is not */
 static const char *
 get_string(json_t *obj, const char *key, const char *what, char *err, size_t errlen)
@@ -238,7 +220,7 @@ chroma_http_decode_databases(const char *body, size_t len, MigrateDatabase **dbs
 			json_decref(v);
 			return -1;
 		}
-		if (!is_uuid(id))
+		if (!migrate_is_uuid(id))
 		{
 			fail(err, errlen, "database \"%.200s\" has the id \"%.100s\", which is not a uuid", name, id);
 			json_decref(v);
@@ -390,7 +372,7 @@ decode_collection(json_t *o, MigrateCollection *c, char *err, size_t errlen)
 		(tenant = get_string(o, "tenant", what, err, errlen)) == NULL ||
 		(database = get_string(o, "database", what, err, errlen)) == NULL)
 		return -1;
-	if (!is_uuid(id))
+	if (!migrate_is_uuid(id))
 		return fail(err, errlen, "%s has the id \"%.100s\", which is not a uuid", what, id);
 
 	dim = json_object_get(o, "dimension");

@@ -144,6 +144,7 @@ extern char *http_normalize_url(const char *url);
 /* migrate_config.c */
 extern void migrate_collection_settings(MigrateCollection *c, struct json_t *config,
 										struct json_t *schema);
+extern bool migrate_is_uuid(const char *s);
 
 /* migrate_source.c: calls through the methods */
 extern const char *source_describe(MigrateSource *src);
@@ -242,6 +243,10 @@ extern void target_copy_ids(PGconn *conn, const char *table,
 extern void target_finish(MigrateTarget *tgt, MigrateCollection *coll);
 extern void target_run(PGconn *conn, const char *sql, int nparams,
 					   const char *const *params);
+extern PGresult *target_query(PGconn *conn, const char *sql, int nparams,
+							  const char *const *params);
+extern int64_t target_count_records(PGconn *conn, const char *table);
+extern char *target_records_table(const char *id);
 
 /* migrate_copyout.c: a target table's records, read back in seq order */
 typedef struct CopyReader
@@ -281,6 +286,7 @@ extern int64_t verify_collection(MigrateSource *src, MigrateCollection *coll,
 								 MigrateTarget *tgt, const MigrateOptions *opts);
 
 /* migrate_progress.c */
+extern double progress_seconds(void);
 extern void progress_start(const MigrateCollection *coll, int64_t done);
 extern void progress_batch(const MigrateCollection *coll, int64_t done,
 						   int batch_records);

@@ -47,7 +47,6 @@
 #include "postgres_fe.h"
 
 #include <arpa/inet.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -256,45 +255,18 @@ stage(Staged *st, const MigrateRecord *r, int64_t order)
 	s->position = order;
 }
 
+/* the one value of a query of one row (NULL: null) */
 static char *
 scalar(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
-	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	PGresult   *res = target_query(conn, sql, nparams, params);
 	char	   *v;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
-	{
-		const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
-
-		pg_log_error("%s", PQresultErrorMessage(res));
-		if (hint)
-			pg_log_error_hint("%s", hint);
-		exit(1);
-	}
+	if (PQntuples(res) != 1)
+		pg_fatal("\"%s\" returned %d rows, not 1", sql, PQntuples(res));
 	v = PQgetisnull(res, 0, 0) ? NULL : pg_strdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return v;
-}
-
-static int64_t
-count_rows(PGconn *conn, const char *table)
-{
-	char	   *sql = psprintf("SELECT count(*) FROM %s", table);
-	char	   *v = scalar(conn, sql, 0, NULL);
-	int64_t		n = strtoll(v, NULL, 10);
-
-	pg_free(v);
-	pg_free(sql);
-	return n;
-}
-
-static double
-now_seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /*
@@ -312,13 +284,11 @@ catchup_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 
 	memset(tgt, 0, sizeof(*tgt));
 	tgt->conn = conn;
-	res = PQexecParams(conn,
+	res = target_query(conn,
 					   "SELECT m.collection, m.state, m.records_done, m.source_seq, "
 					   "       m.source_position "
 					   "FROM chroma.migrations m WHERE m.source = $1 AND m.source_collection = $2",
-					   2, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		pg_fatal("could not read chroma.migrations: %s", PQresultErrorMessage(res));
+					   2, p);
 	if (PQntuples(res) == 0)
 	{
 		PQclear(res);
@@ -335,7 +305,7 @@ catchup_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 		exit(1);
 	}
 	tgt->collection_id = pg_strdup(PQgetvalue(res, 0, 0));
-	tgt->table = psprintf("chroma_records.\"%s\"", tgt->collection_id);
+	tgt->table = target_records_table(tgt->collection_id);
 	tgt->records_done = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
 	tgt->source_seq = PQgetisnull(res, 0, 3) ? -1 : strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 	tgt->position = PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10);
@@ -485,6 +455,47 @@ map_free(CatchupMap *map)
 	batch_free(&map->strings);
 }
 
+/* what a comparison works with: the target's map, a batch, what is staged */
+typedef struct CatchupWork
+{
+	PGconn	   *conn;
+	const char *table;			/* the collection's table */
+	CatchupMap	map;
+	MigrateBatch batch;
+	Staged		updates;
+	Staged		appends;
+} CatchupWork;
+
+/*
+ * The target's records of from (the table, or a join that picks some) into
+ * the map, the staging tables made, and a batch's memory
+ */
+static void
+work_begin(CatchupWork *w, PGconn *conn, const char *table, const char *from,
+		   int batch_size)
+{
+	w->conn = conn;
+	w->table = table;
+	map_init(&w->map);
+	read_target(conn, from, &w->map);
+	create_stage(conn, table);
+	batch_init(&w->batch, batch_size);
+	w->updates.records = pg_malloc(sizeof(MigrateRecord) * batch_size);
+	w->appends.records = pg_malloc(sizeof(MigrateRecord) * batch_size);
+	w->updates.count = w->appends.count = 0;
+}
+
+/* apply what was staged, and free the memory */
+static void
+work_end(CatchupWork *w, CatchupCounts *counts)
+{
+	apply_stage(w->conn, w->table, &w->map, counts);
+	pg_free(w->updates.records);
+	pg_free(w->appends.records);
+	map_free(&w->map);
+	batch_free(&w->batch);
+}
+
 /*
  * The whole comparison: every record of the target against every record
  * of the source (see the top of the file)
@@ -493,38 +504,27 @@ static void
 diff_all(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
 		 const MigrateOptions *opts, CatchupCounts *counts)
 {
-	PGconn	   *conn = tgt->conn;
-	CatchupMap	map;
+	CatchupWork w;
 	MigrateCursor *cur;
-	MigrateBatch batch;
-	Staged		updates,
-				appends;
 	int64_t		last_place = 0;
 	bool		out_of_order = false;
 
-	map_init(&map);
-	read_target(conn, tgt->table, &map);
-	create_stage(conn, tgt->table);
-
-	batch_init(&batch, opts->batch);
-	updates.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	appends.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	updates.count = appends.count = 0;
+	work_begin(&w, tgt->conn, tgt->table, tgt->table, opts->batch);
 	progress_start(coll, 0);
 	cur = source_records(src, coll, 0);
-	while (source_next_batch(cur, &batch, opts->batch))
+	while (source_next_batch(cur, &w.batch, opts->batch))
 	{
-		for (int i = 0; i < batch.count; i++)
+		for (int i = 0; i < w.batch.count; i++)
 		{
-			MigrateRecord *r = &batch.records[i];
-			CatchupEntry *e = map_slot(&map, r->id, strlen(r->id));
+			MigrateRecord *r = &w.batch.records[i];
+			CatchupEntry *e = map_slot(&w.map, r->id, strlen(r->id));
 
 			counts->source++;
 			counts->last_position = r->position;
 			if (e->id == NULL)
 			{
 				out_of_order = true;
-				stage(&appends, r, counts->source);
+				stage(&w.appends, r, counts->source);
 				counts->added++;
 				continue;
 			}
@@ -536,28 +536,23 @@ diff_all(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
 			{
 				out_of_order = true;
 				e->moved = true;
-				stage(&appends, r, counts->source);
+				stage(&w.appends, r, counts->source);
 				counts->moved++;
 				continue;
 			}
 			last_place = e->place;
 			if (e->hash != record_hash(r))
 			{
-				stage(&updates, r, r->position);
+				stage(&w.updates, r, r->position);
 				counts->updated++;
 			}
 		}
-		flush_stage(conn, &updates, &appends);
-		progress_batch(coll, counts->source, batch.count);
+		flush_stage(w.conn, &w.updates, &w.appends);
+		progress_batch(coll, counts->source, w.batch.count);
 	}
 	source_cursor_close(cur);
-	apply_stage(conn, tgt->table, &map, counts);
+	work_end(&w, counts);
 	progress_end(coll, counts->source, "caught up");
-
-	pg_free(updates.records);
-	pg_free(appends.records);
-	map_free(&map);
-	batch_free(&batch);
 }
 
 /*
@@ -569,14 +564,12 @@ same_ids(MigrateSource *src, MigrateCollection *coll, PGconn *conn, const char *
 		 int batch_size, int64_t *last_position)
 {
 	char	   *sql = psprintf("SELECT id FROM %s ORDER BY seq", table);
-	PGresult   *res = PQexec(conn, sql);
+	PGresult   *res = target_query(conn, sql, 0, NULL);
 	MigrateCursor *cur;
 	MigrateBatch batch;
 	int			row = 0;
 	bool		same = true;
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		pg_fatal("could not read the ids of %s: %s", table, PQresultErrorMessage(res));
 	pg_free(sql);
 	batch_init(&batch, batch_size);
 	cur = src->methods->ids(src, coll);
@@ -606,34 +599,22 @@ diff_logged(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
 			const MigrateOptions *opts, char **ids, int nids, CatchupCounts *counts)
 {
 	PGconn	   *conn = tgt->conn;
-	CatchupMap	map;
+	CatchupWork w;
 	MigrateCursor *cur;
-	MigrateBatch batch;
-	Staged		updates,
-				appends;
 	char	   *from;
 
 	target_run(conn, "CREATE TEMP TABLE vecq_catchup_ids (id text) ON COMMIT DROP", 0, NULL);
-	for (int i = 0; i < nids; i += 10000)
-		target_copy_ids(conn, "vecq_catchup_ids", (const char *const *) ids + i,
-						nids - i < 10000 ? nids - i : 10000);
-	map_init(&map);
+	target_copy_ids(conn, "vecq_catchup_ids", (const char *const *) ids, nids);
 	from = psprintf("%s JOIN vecq_catchup_ids USING (id)", tgt->table);
-	read_target(conn, from, &map);
+	work_begin(&w, conn, tgt->table, from, opts->batch);
 	pg_free(from);
-	create_stage(conn, tgt->table);
-
-	batch_init(&batch, opts->batch);
-	updates.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	appends.records = pg_malloc(sizeof(MigrateRecord) * opts->batch);
-	updates.count = appends.count = 0;
 	cur = src->methods->records_with_ids(src, coll, ids, nids);
-	while (source_next_batch(cur, &batch, opts->batch))
+	while (source_next_batch(cur, &w.batch, opts->batch))
 	{
-		for (int i = 0; i < batch.count; i++)
+		for (int i = 0; i < w.batch.count; i++)
 		{
-			MigrateRecord *r = &batch.records[i];
-			CatchupEntry *e = map_slot(&map, r->id, strlen(r->id));
+			MigrateRecord *r = &w.batch.records[i];
+			CatchupEntry *e = map_slot(&w.map, r->id, strlen(r->id));
 
 			counts->source++;
 			if (e->id == NULL || r->position > tgt->position)
@@ -645,25 +626,20 @@ diff_logged(MigrateSource *src, MigrateCollection *coll, MigrateTarget *tgt,
 				}
 				else
 					counts->added++;
-				stage(&appends, r, r->position);
+				stage(&w.appends, r, r->position);
 				continue;
 			}
 			e->seen = true;
 			if (e->hash != record_hash(r))
 			{
-				stage(&updates, r, r->position);
+				stage(&w.updates, r, r->position);
 				counts->updated++;
 			}
 		}
-		flush_stage(conn, &updates, &appends);
+		flush_stage(conn, &w.updates, &w.appends);
 	}
 	source_cursor_close(cur);
-	apply_stage(conn, tgt->table, &map, counts);
-
-	pg_free(updates.records);
-	pg_free(appends.records);
-	map_free(&map);
-	batch_free(&batch);
+	work_end(&w, counts);
 
 	counts->source = coll->records;
 	counts->last_position = tgt->position;
@@ -676,7 +652,7 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
 {
 	PGconn	   *conn = tgt->conn;
 	CatchupCounts counts = {0};
-	double		t0 = now_seconds();
+	double		t0 = progress_seconds();
 	char	   *sql;
 	const char *p[4];
 	char		total[24],
@@ -695,7 +671,7 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
 	/* a renaming or new metadata is not in the log: the catalog first */
 	if (coll->source_seq >= 0 && coll->source_seq == tgt->source_seq &&
 		coll->records == tgt->records_done &&
-		coll->records == count_rows(conn, tgt->table))
+		coll->records == target_count_records(conn, tgt->table))
 	{
 		target_run(conn, "COMMIT", 0, NULL);
 		printf("collection %s/%s/%s: no records changed since the last copy (log position %lld, %lld records)\n",
@@ -746,7 +722,7 @@ catchup_collection(MigrateSource *src, MigrateCollection *coll, MigrateTarget *t
 	coll->records = counts.source;
 
 	printf("collection %s/%s/%s: caught up in %.1f s: %lld added, %lld updated, %lld deleted, %lld moved to the end, %lld unchanged (%s)\n",
-		   coll->tenant, coll->database, coll->name, now_seconds() - t0,
+		   coll->tenant, coll->database, coll->name, progress_seconds() - t0,
 		   (long long) counts.added, (long long) counts.updated, (long long) counts.deleted,
 		   (long long) counts.moved,
 		   (long long) (counts.source - counts.added - counts.updated - counts.moved), how);
@@ -765,14 +741,12 @@ catchup_report_gone(PGconn *conn, const char *source, const MigrateOptions *opts
 	PGresult   *res;
 
 	/* a server's collections record "URL tenant T" */
-	res = PQexecParams(conn,
+	res = target_query(conn,
 					   "SELECT m.source_collection, c.tenant, c.database, c.name "
 					   "FROM chroma.migrations m JOIN chroma.collections c ON c.id = m.collection "
 					   "WHERE m.source = $1 OR (left(m.source, length($1)) = $1 "
 					   "                        AND substr(m.source, length($1) + 1) = ' tenant ' || c.tenant) "
-					   "ORDER BY 2, 3, 4", 1, NULL, p, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
-		pg_fatal("could not read chroma.migrations: %s", PQresultErrorMessage(res));
+					   "ORDER BY 2, 3, 4", 1, p);
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		bool		found = false;

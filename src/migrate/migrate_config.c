@@ -4,11 +4,14 @@
  *	  A collection's space, HNSW settings and notes from Chroma's
  *	  configuration JSON, the same for every source: a persist directory's
  *	  collections.config_json_str / schema_str and a server's
- *	  configuration_json are the same document.
+ *	  configuration_json are the same document; and what Chroma's ids of
+ *	  collections and segments look like.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres_fe.h"
+
+#include <ctype.h>
 
 #include <jansson.h>
 
@@ -107,4 +110,23 @@ migrate_collection_settings(MigrateCollection *c, json_t *config, json_t *schema
 		c->notes = psprintf("Chroma's embedding function \"%s\" is not carried over (vecq computes embeddings with SQL functions: create_collection's embedding_function)",
 							json_string_value(json_object_get(ef, "name")));
 	json_decref(hnsw);
+}
+
+/* a uuid in its text form, as Chroma's collection and segment ids are */
+bool
+migrate_is_uuid(const char *s)
+{
+	if (strlen(s) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (s[i] != '-')
+				return false;
+		}
+		else if (!isxdigit((unsigned char) s[i]))
+			return false;
+	}
+	return true;
 }

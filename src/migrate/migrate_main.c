@@ -15,7 +15,6 @@
 
 #include <getopt.h>
 #include <strings.h>
-#include <time.h>
 
 #include "common/logging.h"
 #include "migrate.h"
@@ -50,15 +49,6 @@ usage(const char *progname)
 	printf("  -?, --help                show this help, then exit\n");
 	printf("  -V, --version             output version information, then exit\n\n");
 	printf("Exit status: 0 when everything was copied (and verified), 1 otherwise.\n");
-}
-
-static double
-seconds(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* a comma-separated list of names, added to *list */
@@ -184,7 +174,7 @@ main(int argc, char **argv)
 	int			nskipped;
 	PGconn	   *conn = NULL;
 	char	   *source;
-	double		t0 = seconds();
+	double		t0 = progress_seconds();
 	int64_t		total_records = 0;
 	int64_t		total_differences = 0;
 	int			copied = 0;
@@ -396,7 +386,7 @@ main(int argc, char **argv)
 	printf("%s %d collections%s, %lld records in %.1f s; %d skipped%s\n",
 		   opts.dry_run ? "would copy" : "copied", copied,
 		   opts.catch_up ? psprintf(", caught up %d", caught_up) : "",
-		   (long long) total_records, seconds() - t0, nskipped,
+		   (long long) total_records, progress_seconds() - t0, nskipped,
 		   opts.verify ? (total_differences ? "; verify FAILED" : "; verify passed") : "");
 	if (conn)
 		PQfinish(conn);

@@ -551,24 +551,6 @@ persist_databases(MigrateSource *source, MigrateDatabase **out)
 	return src->ndatabases;
 }
 
-static bool
-is_uuid(const char *s)
-{
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-		}
-		else if (!isxdigit((unsigned char) s[i]))
-			return false;
-	}
-	return true;
-}
-
 /* what the directory holds that no live collection uses */
 static void
 find_orphans(PersistSource *src)
@@ -583,7 +565,7 @@ find_orphans(PersistSource *src)
 				 "WHERE s.id = ?1");
 	while ((de = readdir(d)) != NULL)
 	{
-		if (!is_uuid(de->d_name))
+		if (!migrate_is_uuid(de->d_name))
 			continue;
 		sqlite3_reset(st);
 		sqlite3_bind_text(st, 1, de->d_name, -1, SQLITE_TRANSIENT);
@@ -824,7 +806,7 @@ load_hnsw(PersistCursor *cur)
 
 	if (c->vector_segment == NULL)
 		return;
-	if (!is_uuid(c->vector_segment))
+	if (!migrate_is_uuid(c->vector_segment))
 		pg_fatal("%s: the vector segment id \"%s\" of collection \"%s\" is not a uuid",
 				 cur->src->dbpath, c->vector_segment, c->name);
 	cur->hnsw_dir = psprintf("%s/%s", cur->src->dir, c->vector_segment);

@@ -16,8 +16,9 @@
 static double started;
 static int64_t start_done;
 
-static double
-now(void)
+/* seconds on a monotonic clock, for rates and the reports' times */
+double
+progress_seconds(void)
 {
 	struct timespec ts;
 
@@ -59,7 +60,7 @@ json_line(const MigrateCollection *coll, const char *event, int64_t done,
 void
 progress_start(const MigrateCollection *coll, int64_t done)
 {
-	started = now();
+	started = progress_seconds();
 	start_done = done;
 	if (!isatty(fileno(stderr)))
 		json_line(coll, "start", done, -1, 0);
@@ -68,7 +69,7 @@ progress_start(const MigrateCollection *coll, int64_t done)
 void
 progress_batch(const MigrateCollection *coll, int64_t done, int batch_records)
 {
-	double		elapsed = now() - started;
+	double		elapsed = progress_seconds() - started;
 	double		rate = elapsed > 0 ? (done - start_done) / elapsed : 0;
 
 	if (isatty(fileno(stderr)))
@@ -94,7 +95,7 @@ progress_batch(const MigrateCollection *coll, int64_t done, int batch_records)
 void
 progress_end(const MigrateCollection *coll, int64_t done, const char *what)
 {
-	double		elapsed = now() - started;
+	double		elapsed = progress_seconds() - started;
 	double		rate = elapsed > 0 ? (done - start_done) / elapsed : 0;
 
 	if (isatty(fileno(stderr)))

@@ -55,8 +55,9 @@ target_run(PGconn *conn, const char *sql, int nparams, const char *const *params
 	PQclear(run(conn, sql, nparams, params, PGRES_COMMAND_OK));
 }
 
-static PGresult *
-query(PGconn *conn, const char *sql, int nparams, const char *const *params)
+/* a query's rows; any error ends the program */
+PGresult *
+target_query(PGconn *conn, const char *sql, int nparams, const char *const *params)
 {
 	return run(conn, sql, nparams, params, PGRES_TUPLES_OK);
 }
@@ -81,7 +82,7 @@ target_connect(const char *conninfo)
 
 	if (PQstatus(conn) != CONNECTION_OK)
 		pg_fatal("could not connect to %s: %s", conninfo, PQerrorMessage(conn));
-	res = query(conn, "SELECT extversion FROM pg_extension WHERE extname = 'vecq'", 0, NULL);
+	res = target_query(conn, "SELECT extversion FROM pg_extension WHERE extname = 'vecq'", 0, NULL);
 	if (PQntuples(res) == 0)
 		pg_fatal("the target database has no vecq extension: run CREATE EXTENSION vecq there first");
 	if (!version_at_least(PQgetvalue(res, 0, 0), 0, 5))
@@ -98,14 +99,15 @@ drop_collection(PGconn *conn, const char *id)
 	const char *p[1] = {id};
 
 	target_run(conn, "DELETE FROM chroma.collections WHERE id = $1::uuid", 1, p);
-	PQclear(query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
+	PQclear(target_query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
 }
 
-static int64_t
-count_records(PGconn *conn, const char *table)
+/* how many records a collection's table holds */
+int64_t
+target_count_records(PGconn *conn, const char *table)
 {
 	char	   *sql = psprintf("SELECT count(*) FROM %s", table);
-	PGresult   *res = query(conn, sql, 0, NULL);
+	PGresult   *res = target_query(conn, sql, 0, NULL);
 	int64_t		n = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 
 	PQclear(res);
@@ -113,8 +115,9 @@ count_records(PGconn *conn, const char *table)
 	return n;
 }
 
-static char *
-records_table(const char *id)
+/* the table of a collection's records */
+char *
+target_records_table(const char *id)
 {
 	return psprintf("chroma_records.\"%s\"", id);
 }
@@ -177,7 +180,7 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	p[0] = coll->tenant;
 	p[1] = coll->database;
 	p[2] = coll->name;
-	res = query(conn,
+	res = target_query(conn,
 				"SELECT c.id, m.source, m.source_collection, m.state, m.records_done, "
 				"       m.source_position "
 				"FROM chroma.collections c LEFT JOIN chroma.migrations m ON m.collection = c.id "
@@ -185,12 +188,12 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	if (PQntuples(res) > 0)
 	{
 		char	   *tid = PQgetvalue(res, 0, 0);
-		char	   *table = records_table(tid);
+		char	   *table = target_records_table(tid);
 		bool		ours = !PQgetisnull(res, 0, 1) &&
 			strcmp(PQgetvalue(res, 0, 1), source) == 0 &&
 			strcmp(PQgetvalue(res, 0, 2), coll->id) == 0;
 		bool		copying = ours && strcmp(PQgetvalue(res, 0, 3), "copying") == 0;
-		int64_t		existing = count_records(conn, table);
+		int64_t		existing = target_count_records(conn, table);
 
 		if (opts->replace)
 			drop_collection(conn, tid);
@@ -238,12 +241,12 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 
 	/* keep the source's id unless the target already uses it */
 	p[0] = coll->id;
-	res = query(conn, "SELECT EXISTS (SELECT FROM chroma.collections WHERE id = $1::uuid)", 1, p);
+	res = target_query(conn, "SELECT EXISTS (SELECT FROM chroma.collections WHERE id = $1::uuid)", 1, p);
 	id = strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? NULL : coll->id;
 	PQclear(res);
 
 	p[0] = coll->name;
-	PQclear(query(conn, "SELECT chroma._check_collection_name($1)", 1, p));
+	PQclear(target_query(conn, "SELECT chroma._check_collection_name($1)", 1, p));
 	snprintf(dim, sizeof(dim), "%d", coll->dimension);
 	p[0] = id;
 	p[1] = coll->tenant;
@@ -252,7 +255,7 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 	p[4] = coll->metadata;
 	p[5] = coll->dimension > 0 ? dim : NULL;
 	p[6] = coll->configuration;
-	res = query(conn,
+	res = target_query(conn,
 				"INSERT INTO chroma.collections (id, tenant, database, name, metadata, "
 				"                                configuration, space, dimension) "
 				"SELECT coalesce($1::uuid, gen_random_uuid()), $2, $3, $4, $5::jsonb, cfg, "
@@ -260,7 +263,7 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 				"FROM chroma._configuration($7::jsonb, $5::jsonb) cfg "
 				"RETURNING id", 7, p);
 	tgt->collection_id = pg_strdup(PQgetvalue(res, 0, 0));
-	tgt->table = records_table(tgt->collection_id);
+	tgt->table = target_records_table(tgt->collection_id);
 	PQclear(res);
 
 	snprintf(total, sizeof(total), "%lld", (long long) coll->records);
@@ -275,7 +278,7 @@ target_prepare(PGconn *conn, const MigrateOptions *opts, const char *source,
 			   "INSERT INTO chroma.migrations (collection, tenant, source, source_collection, "
 			   "                               state, records_total, source_seq) "
 			   "VALUES ($1, $2, $3, $4, 'copying', $5, $6)", 6, p);
-	PQclear(query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
+	PQclear(target_query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
 	target_run(conn, "COMMIT", 0, NULL);
 	return PLAN_COPY;
 }
@@ -547,7 +550,7 @@ target_finish(MigrateTarget *tgt, MigrateCollection *coll)
 	target_run(conn,
 			   "UPDATE chroma.migrations SET state = 'done', source_seq = $2::bigint, "
 			   "updated = now() WHERE collection = $1::uuid", 2, p);
-	PQclear(query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
+	PQclear(target_query(conn, "SELECT chroma._sync_collection($1::uuid)", 1, p));
 	sql = psprintf("ANALYZE %s", tgt->table);
 	target_run(conn, sql, 0, NULL);
 	pg_free(sql);

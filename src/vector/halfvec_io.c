@@ -276,51 +276,18 @@ halfvec_to_vector(PG_FUNCTION_ARGS)
 
 /*
  * array_to_halfvec(anyarray of int4/float4/float8/numeric, int4, bool) ->
- * halfvec: the array as a vector first (array_to_vector: its checks and
- * errors), then each element rounded to a half.
+ * halfvec: the array's checks are vector's (VecqArrayElements), then each
+ * element is rounded to a half.
  */
 PG_FUNCTION_INFO_V1(array_to_halfvec);
 Datum
 array_to_halfvec(PG_FUNCTION_ARGS)
 {
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype = ARR_ELEMTYPE(array);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
-	bool	   *nulls;
+	Oid			elemtype;
 	int			n;
+	Datum	   *elems = VecqArrayElements(PG_GETARG_ARRAYTYPE_P(0), "halfvec",
+										  PG_GETARG_INT32(1), &n, &elemtype);
 	HalfVector *result;
-
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D"),
-				 errdetail("The array has %d dimensions.", ARR_NDIM(array))));
-	if (elemtype != INT4OID && elemtype != FLOAT4OID &&
-		elemtype != FLOAT8OID && elemtype != NUMERICOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("unsupported array type"),
-				 errdetail("Arrays of %s cannot be cast to halfvec.",
-						   format_type_be(elemtype))));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &n);
-
-	VecqCheckDim("halfvec", n);
-	VectorCheckTypmod(n, typmod);
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("array must not contain nulls"),
-					 errdetail("Element %d is null.", i + 1)));
-	}
 
 	result = HalfVectorAllocate(n);
 	for (int i = 0; i < n; i++)

@@ -331,14 +331,26 @@ halfvec_cmp(PG_FUNCTION_ARGS)
 static uint64
 halfvec_hash_internal(const HalfVector *a, uint64 seed)
 {
-	uint16	   *x = palloc(sizeof(uint16) * Max(a->dim, 1));
+	const uint16 *x = a->x;
+	uint16	   *copy = NULL;
 	uint64		h;
 
 	for (int i = 0; i < a->dim; i++)
-		x[i] = a->x[i] == 0x8000 ? 0 : a->x[i];
+	{
+		if (x[i] == 0x8000)
+		{
+			/* rare: hash a copy with every -0 made +0 */
+			copy = palloc(sizeof(uint16) * a->dim);
+			for (int j = 0; j < a->dim; j++)
+				copy[j] = x[j] == 0x8000 ? 0 : x[j];
+			x = copy;
+			break;
+		}
+	}
 	h = DatumGetUInt64(hash_any_extended((const unsigned char *) x,
 										 sizeof(uint16) * a->dim, seed));
-	pfree(x);
+	if (copy != NULL)
+		pfree(copy);
 	return h;
 }
 
@@ -366,29 +378,20 @@ halfvec_hash_extended(PG_FUNCTION_ARGS)
 
 /*
  * halfvec_accum(float8[], halfvec) -> float8[]: transition function of
- * avg(halfvec) and sum(halfvec).  The halfvec is widened to a vector and
- * handed to vector_accum, which owns the state's layout and its in-place
- * update.
+ * avg(halfvec) and sum(halfvec), on vector's state (vector_accum_state owns
+ * its layout and its in-place update)
  */
 PG_FUNCTION_INFO_V1(halfvec_accum);
 Datum
 halfvec_accum(PG_FUNCTION_ARGS)
 {
-	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
 	HalfVector *hv = PG_GETARG_HALFVEC_P(1);
-	Vector	   *v;
-	Datum		result;
+	float8	   *sums;
+	ArrayType  *state = vector_accum_state(fcinfo, "halfvec", hv->dim, &sums);
 
-	/* a state that has seen rows must have this dimension (halfvec's error) */
-	if (ARR_NDIM(state) == 1 && ARR_DIMS(state)[0] > 1)
-		VecqCheckSameDims("halfvec", ARR_DIMS(state)[0] - 1, hv->dim);
-	v = HalfVectorToVector(hv);
-
-	/* vector_accum reads argument 1 as a vector */
-	fcinfo->args[1].value = PointerGetDatum(v);
-	result = vector_accum(fcinfo);
-	pfree(v);
-	return result;
+	for (int i = 0; i < hv->dim; i++)
+		sums[i] += VecqHalfToFloat(hv->x[i]);
+	PG_RETURN_ARRAYTYPE_P(state);
 }
 
 /* the sums of a state (divided by the count if average) as a halfvec */

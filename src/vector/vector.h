@@ -16,6 +16,7 @@
 #define VECQ_VECTOR_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #include "common/vector_text.h"
 
@@ -90,6 +91,8 @@ extern void VectorCheckSameDims(const Vector *a, const Vector *b);
  */
 extern void VecqCheckDim(const char *typname, int dim);
 extern void VecqCheckElement(const char *typname, float value);
+extern Datum *VecqArrayElements(ArrayType *array, const char *typname,
+								int32 typmod, int *n, Oid *elemtype);
 extern void VecqCheckSameDims(const char *typname, int adim, int bdim);
 extern void VecqCheckTypmodIn(const char *typname, int32 n, const int32 *tl);
 
@@ -98,6 +101,8 @@ extern void VecqReportTextError(const char *typname, const char *lit,
 								VecqTextStatus status, VecqTextError err) pg_attribute_noreturn();
 
 /* vector_agg.c's functions, which halfvec's aggregates share */
+extern ArrayType *vector_accum_state(FunctionCallInfo fcinfo, const char *typname,
+									  int dim, float8 **sums);
 extern Datum vector_accum(PG_FUNCTION_ARGS);
 extern Datum vector_avg(PG_FUNCTION_ARGS);
 extern Datum vector_sum(PG_FUNCTION_ARGS);

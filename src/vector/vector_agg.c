@@ -62,25 +62,16 @@ state_new(int dim, float8 count)
 	return state;
 }
 
-static void
-check_state_dims(int state_dim, int dim)
-{
-	if (state_dim != dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("different vector dimensions %d and %d",
-						state_dim, dim)));
-}
-
 /*
- * vector_accum(float8[], vector) -> float8[]: transition function
+ * The state of avg/sum (argument 0 of fcinfo) with one more row of dim
+ * elements of type typname counted: updated in place when called as an aggregate, else a
+ * copy.  *sums points at the dim sums, to which the caller adds the row's
+ * elements (vector_accum's floats, halfvec_accum's halves).
  */
-PG_FUNCTION_INFO_V1(vector_accum);
-Datum
-vector_accum(PG_FUNCTION_ARGS)
+ArrayType *
+vector_accum_state(FunctionCallInfo fcinfo, const char *typname, int dim, float8 **sums)
 {
 	ArrayType  *state = PG_GETARG_ARRAYTYPE_P(0);
-	Vector	   *vec = PG_GETARG_VECTOR_P(1);
 	MemoryContext aggcontext;
 	bool		in_place = AggCheckCallContext(fcinfo, &aggcontext) != 0;
 	float8	   *v;
@@ -90,28 +81,43 @@ vector_accum(PG_FUNCTION_ARGS)
 
 	if (n == 1 || !in_place)
 	{
-		/* first vector of the group, or a direct call: start a new state */
+		/* first row of the group, or a direct call: start a new state */
 		MemoryContext old = in_place ? MemoryContextSwitchTo(aggcontext) : NULL;
 		ArrayType  *fresh;
 		float8	   *fv;
 
 		if (n > 1)
-			check_state_dims(n - 1, vec->dim);
-		fresh = state_new(vec->dim, v[0]);
+			VecqCheckSameDims(typname, n - 1, dim);
+		fresh = state_new(dim, v[0]);
 		fv = (float8 *) ARR_DATA_PTR(fresh);
 		if (n > 1)
-			memcpy(fv + 1, v + 1, sizeof(float8) * vec->dim);
+			memcpy(fv + 1, v + 1, sizeof(float8) * dim);
 		if (old != NULL)
 			MemoryContextSwitchTo(old);
 		state = fresh;
 		v = fv;
 	}
 	else
-		check_state_dims(n - 1, vec->dim);
+		VecqCheckSameDims(typname, n - 1, dim);
 
 	v[0] += 1;
+	*sums = v + 1;
+	return state;
+}
+
+/*
+ * vector_accum(float8[], vector) -> float8[]: transition function
+ */
+PG_FUNCTION_INFO_V1(vector_accum);
+Datum
+vector_accum(PG_FUNCTION_ARGS)
+{
+	Vector	   *vec = PG_GETARG_VECTOR_P(1);
+	float8	   *sums;
+	ArrayType  *state = vector_accum_state(fcinfo, "vector", vec->dim, &sums);
+
 	for (int i = 0; i < vec->dim; i++)
-		v[i + 1] += vec->x[i];
+		sums[i] += vec->x[i];
 
 	PG_RETURN_ARRAYTYPE_P(state);
 }
@@ -141,7 +147,7 @@ vector_combine(PG_FUNCTION_ARGS)
 	if (n1 == 1 && v1[0] == 0)
 		PG_RETURN_ARRAYTYPE_P(s2);
 
-	check_state_dims(n1 - 1, n2 - 1);
+	VecqCheckSameDims("vector", n1 - 1, n2 - 1);
 	if (!in_place)
 	{
 		ArrayType  *fresh = state_new(n1 - 1, 0);

@@ -59,6 +59,55 @@ float8_to_element(float8 value)
 }
 
 /*
+ * The elements of an array cast to typname (vector or halfvec): a 1-D array
+ * of int4, float4, float8 or numeric, with no nulls, of a length the type
+ * and typmod take.  Sets *n and *elemtype.
+ */
+Datum *
+VecqArrayElements(ArrayType *array, const char *typname, int32 typmod, int *n,
+				  Oid *elemtype)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+
+	*elemtype = ARR_ELEMTYPE(array);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("array must be 1-D"),
+				 errdetail("The array has %d dimensions.", ARR_NDIM(array))));
+
+	if (*elemtype != INT4OID && *elemtype != FLOAT4OID &&
+		*elemtype != FLOAT8OID && *elemtype != NUMERICOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("unsupported array type"),
+				 errdetail("Arrays of %s cannot be cast to %s.",
+						   format_type_be(*elemtype), typname)));
+
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(array, *elemtype, typlen, typbyval, typalign,
+					  &elems, &nulls, n);
+
+	/* an empty array has no dimensions */
+	VecqCheckDim(typname, *n);
+	VectorCheckTypmod(*n, typmod);
+
+	for (int i = 0; i < *n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("array must not contain nulls"),
+					 errdetail("Element %d is null.", i + 1)));
+	}
+	return elems;
+}
+
+/*
  * array_to_vector(anyarray of int4/float4/float8/numeric, int4, bool) ->
  * vector.  One C function serves the four SQL casts; the element type comes
  * from the array itself.
@@ -67,47 +116,11 @@ PG_FUNCTION_INFO_V1(array_to_vector);
 Datum
 array_to_vector(PG_FUNCTION_ARGS)
 {
-	ArrayType  *array = PG_GETARG_ARRAYTYPE_P(0);
-	int32		typmod = PG_GETARG_INT32(1);
-	Oid			elemtype = ARR_ELEMTYPE(array);
-	int16		typlen;
-	bool		typbyval;
-	char		typalign;
-	Datum	   *elems;
-	bool	   *nulls;
+	Oid			elemtype;
 	int			n;
+	Datum	   *elems = VecqArrayElements(PG_GETARG_ARRAYTYPE_P(0), "vector",
+										  PG_GETARG_INT32(1), &n, &elemtype);
 	Vector	   *result;
-
-	if (ARR_NDIM(array) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("array must be 1-D"),
-				 errdetail("The array has %d dimensions.", ARR_NDIM(array))));
-
-	if (elemtype != INT4OID && elemtype != FLOAT4OID &&
-		elemtype != FLOAT8OID && elemtype != NUMERICOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("unsupported array type"),
-				 errdetail("Arrays of %s cannot be cast to vector.",
-						   format_type_be(elemtype))));
-
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(array, elemtype, typlen, typbyval, typalign,
-					  &elems, &nulls, &n);
-
-	/* an empty array has no dimensions */
-	VectorCheckDim(n);
-	VectorCheckTypmod(n, typmod);
-
-	for (int i = 0; i < n; i++)
-	{
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("array must not contain nulls"),
-					 errdetail("Element %d is null.", i + 1)));
-	}
 
 	result = VectorAllocate(n);
 	for (int i = 0; i < n; i++)

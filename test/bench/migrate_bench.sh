@@ -132,7 +132,8 @@ settings=(
 	${extra_settings[@]+"${extra_settings[@]}"}
 )
 VECQ_PGPORT=$port vecq_cluster_start "${settings[@]}" >/dev/null
-trap vecq_cluster_stop EXIT
+results=
+trap 'vecq_cluster_stop; [ -z "$results" ] || rm -f "$results"' EXIT
 log="$(dirname "$VECQ_PGDATA")/server.log"
 
 # a fresh cluster's shared buffers are not mapped yet: its first run would
