@@ -61,8 +61,8 @@ SELECT chroma.add('docs', '{a,b,c,d}',
 				  '{"an apple", "a pear", "the cherry", "no fruit"}');
 SELECT * FROM chroma.get('docs');
 SELECT id, embedding, uri FROM chroma.get('docs', include => '{embeddings,uris}');
-SELECT * FROM chroma.query('docs', ARRAY['[1,0,0]', '[0,0,2]']::vector[], 2);
-SELECT chroma.query_json('docs', ARRAY['[1,0,0]']::vector[], 3, include => '{distances}');
+SELECT * FROM chroma.query('docs', ARRAY['[1,0,0.1]', '[0,0.5,2]']::vector[], 2);
+SELECT chroma.query_json('docs', ARRAY['[1,0,0.1]']::vector[], 3, include => '{distances}');
 SELECT chroma.get_json('docs', "where" => '{"color": "red"}', include => '{}');
 SELECT chroma.peek_json('docs', 1);
 SELECT chroma.count('docs');
