@@ -175,7 +175,7 @@ extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 f
 extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
 extern Buffer HnswReadBufferHinted(Relation index, BlockNumber blkno);
 extern void HnswPrefetchHinted(Relation index, ItemPointer tid);
-extern void HnswPrefetchTupleHinted(Relation index, ItemPointer tid);
+extern void HnswPrefetchTupleHinted(Relation index, ItemPointer tid, Size maxbytes);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);
 extern Size HnswElementDataSize(const HnswIndexInfo *info);
 extern Size HnswVectorSize(const HnswIndexInfo *info);

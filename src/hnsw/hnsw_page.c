@@ -239,19 +239,19 @@ HnswPrefetchHinted(Relation index, ItemPointer tid)
 	if (!BufferIsValid(buf) || BufferIsLocal(buf))
 		return;
 	__builtin_prefetch(GetBufferDescriptor(buf - 1));
-	/* the page header (pd_lower: the tuple's checks read it), line pointer */
-	__builtin_prefetch(BufferGetBlock(buf));
+	/* the line pointer (the tuple's checks do not read the page header) */
 	__builtin_prefetch(PageGetItemId((Page) BufferGetBlock(buf),
 									 ItemPointerGetOffsetNumber(tid)));
 }
 
 /*
- * Prefetch the tuple at tid, through the recent-buffer hint of its page,
- * without pinning: the line pointer read may belong to another page by now
- * (then the prefetch is wasted, nothing else happens).
+ * Prefetch the first maxbytes of the tuple at tid (all of it if maxbytes
+ * is 0), through the recent-buffer hint of its page, without pinning: the
+ * line pointer read may belong to another page by now (then the prefetch
+ * is wasted, nothing else happens).
  */
 void
-HnswPrefetchTupleHinted(Relation index, ItemPointer tid)
+HnswPrefetchTupleHinted(Relation index, ItemPointer tid, Size maxbytes)
 {
 	HnswRelCache *rc = (HnswRelCache *) index->rd_amcache;
 	BlockNumber blkno = ItemPointerGetBlockNumber(tid);
@@ -273,6 +273,8 @@ HnswPrefetchTupleHinted(Relation index, ItemPointer tid)
 	iid = PageGetItemId(page, offnum);
 	off = ItemIdGetOffset(iid);
 	len = ItemIdGetLength(iid);
+	if (maxbytes > 0 && len > maxbytes)
+		len = maxbytes;
 	if (off < BLCKSZ && len <= BLCKSZ - off)
 		for (Size p = 0; p < len; p += 64)
 			__builtin_prefetch((char *) page + off + p);

@@ -158,7 +158,18 @@ bad_tuple(Relation index, ItemPointer tid, const char *what)
 			 errhint("Please REINDEX it.")));
 }
 
-/* The item at tid on a locked page, checked to be of the given type. */
+/* line pointers that fit on a page after its header */
+#define MAX_LINE_POINTERS ((BLCKSZ - SizeOfPageHeaderData) / sizeof(ItemIdData))
+
+/*
+ * The item at tid on a locked page, checked to be of the given type.
+ *
+ * The page header is not read: that is one cache miss less for every
+ * element a search visits.  An offset past the page's line pointers in use
+ * finds a line pointer in the page's free space, which is zero (unused)
+ * on every page vecq writes (items are never removed); whatever a damaged
+ * page holds there, the checks keep the tuple inside the page.
+ */
 static void *
 page_tuple(Relation index, Page page, ItemPointer tid, uint8 type)
 {
@@ -166,10 +177,12 @@ page_tuple(Relation index, Page page, ItemPointer tid, uint8 type)
 	ItemId		itemid;
 	uint8	   *tup;
 
-	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+	if (off < FirstOffsetNumber || off > MAX_LINE_POINTERS)
 		bad_tuple(index, tid, type == HNSW_ELEMENT_TUPLE ? "element" : "neighbor list");
 	itemid = PageGetItemId(page, off);
-	if (!ItemIdIsNormal(itemid))
+	if (!ItemIdIsNormal(itemid) || ItemIdGetLength(itemid) == 0 ||
+		ItemIdGetOffset(itemid) < SizeOfPageHeaderData ||
+		ItemIdGetOffset(itemid) + ItemIdGetLength(itemid) > BLCKSZ)
 		bad_tuple(index, tid, type == HNSW_ELEMENT_TUPLE ? "element" : "neighbor list");
 	tup = (uint8 *) PageGetItem(page, itemid);
 	if (*tup != type)
@@ -603,6 +616,9 @@ offer(HnswSearch *s, int i)
 		heap_push(s, s->rest, &s->nrest, i, false);
 }
 
+/* what expand_one prefetches of every new neighbour's tuple at first */
+#define PREFETCH_HEAD_BYTES 128
+
 /*
  * Expand one candidate: visit its neighbours on the current layer.  New
  * elements become candidates; live ones are offered to the result heaps
@@ -668,10 +684,16 @@ expand_one(HnswSearch *s, int c)
 			m++;
 		}
 		for (int i = 0; i < m; i++)
-			HnswPrefetchTupleHinted(s->index, &nbrs[i]);
+			HnswPrefetchTupleHinted(s->index, &nbrs[i], PREFETCH_HEAD_BYTES);
+		if (m > 0)
+			HnswPrefetchTupleHinted(s->index, &nbrs[0], 0);
 		for (int i = 0; i < m; i++)
 		{
-			Buffer		nbuf = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
+			Buffer		nbuf;
+
+			if (i + 1 < m)
+				HnswPrefetchTupleHinted(s->index, &nbrs[i + 1], 0);
+			nbuf = HnswReadBufferHinted(s->index, ItemPointerGetBlockNumber(&nbrs[i]));
 
 			visited_batch[i] = visit_pinned(s, &nbrs[i], nbuf);
 			ReleaseBuffer(nbuf);
