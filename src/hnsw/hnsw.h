@@ -174,6 +174,7 @@ extern Buffer HnswNewBuffer(Relation index, ForkNumber forknum);
 extern void HnswCheckPage(Relation index, Page page, BlockNumber blkno, uint16 flags);
 extern const HnswIndexInfo *HnswGetIndexInfo(Relation index);
 extern Buffer HnswReadBufferHinted(Relation index, BlockNumber blkno);
+extern bool HnswTidsContain(const ItemPointerData *tids, int n, ItemPointer tid);
 extern void HnswPrefetchHinted(Relation index, ItemPointer tid);
 extern void HnswPrefetchTupleHinted(Relation index, ItemPointer tid, Size maxbytes);
 extern void HnswReadMeta(Relation index, HnswMetaPageData *meta);

@@ -41,7 +41,6 @@ typedef struct LevelNeighbors
 {
 	int			n;
 	ItemPointerData tids[2 * HNSW_MAX_M];
-	double		dists[2 * HNSW_MAX_M];
 } LevelNeighbors;
 
 /*
@@ -331,12 +330,8 @@ link_back(Relation index, const HnswIndexInfo *info, HTAB *cache, ItemPointer et
 		int			n = HnswLoadNeighbors(index, info, &ntid, lc, cur);
 		int			nc = 0;
 		int			nsel;
-		bool		present = false;
 
-		for (int i = 0; i < n; i++)
-			if (ItemPointerEquals(&cur[i], newtid))
-				present = true;
-		if (present)
+		if (HnswTidsContain(cur, n, newtid))
 			return true;
 		if (n < cap)
 		{
@@ -403,14 +398,9 @@ link_back(Relation index, const HnswIndexInfo *info, HTAB *cache, ItemPointer et
 		{
 			/* the live elements the list gave up for the new one */
 			for (int i = 0; i < nc - 1; i++)
-			{
-				bool		kept = false;
-
-				for (int j = 0; j < nsel && !kept; j++)
-					kept = ItemPointerEquals(&next[j], &cands[i].tid);
-				if (!kept && dropped->n < lengthof(dropped->tids))
+				if (!HnswTidsContain(next, nsel, &cands[i].tid) &&
+					dropped->n < lengthof(dropped->tids))
 					dropped->tids[dropped->n++] = cands[i].tid;
-			}
 			return true;
 		}
 	}
@@ -441,9 +431,8 @@ linked_back_nearby(Relation index, const HnswIndexInfo *info, HTAB *cache,
 		CachedElement *z = load_cached(cache, index, info, &out[i]);
 		int			nb = HnswLoadNeighbors(index, info, &z->neighbortid, lc, back);
 
-		for (int j = 0; j < nb; j++)
-			if (ItemPointerEquals(&back[j], y))
-				return true;
+		if (HnswTidsContain(back, nb, y))
+			return true;
 	}
 	return false;
 }
@@ -473,11 +462,9 @@ rescue_dropped(Relation index, const HnswIndexInfo *info, HTAB *cache, ItemPoint
 	for (int i = 0; i < dropped->n && nrescued < maxrescue; i++)
 	{
 		ItemPointer y = &dropped->tids[i];
-		bool		dup = false;
 
-		for (int j = 0; j < nnext && !dup; j++)
-			dup = ItemPointerEquals(&next[j], y);
-		if (dup || linked_back_nearby(index, info, cache, y, lc))
+		if (HnswTidsContain(next, nnext, y) ||
+			linked_back_nearby(index, info, cache, y, lc))
 			continue;
 		if (nnext < cap)
 			next[nnext++] = *y;
@@ -548,10 +535,7 @@ find_neighbors(Relation index, const HnswIndexInfo *info, const float *vec,
 		nsel = HnswSelectNeighbors(info, cands, s.nout, HNSW_LEVEL_SLOTS(lc, info->m), selected);
 		nbrs[lc].n = nsel;
 		for (int i = 0; i < nsel; i++)
-		{
 			nbrs[lc].tids[i] = cands[selected[i]]->tid;
-			nbrs[lc].dists[i] = cands[selected[i]]->dist;
-		}
 		/* the next level starts from everything found here */
 		nentries = 0;
 		for (int i = 0; i < s.nout; i++)

@@ -280,6 +280,16 @@ HnswPrefetchTupleHinted(Relation index, ItemPointer tid, Size maxbytes)
 			__builtin_prefetch((char *) page + off + p);
 }
 
+/* Whether tid is one of tids[0..n). */
+bool
+HnswTidsContain(const ItemPointerData *tids, int n, ItemPointer tid)
+{
+	for (int i = 0; i < n; i++)
+		if (ItemPointerEquals((ItemPointer) &tids[i], tid))
+			return true;
+	return false;
+}
+
 /* A pinned buffer of blkno, found through the recent-buffer hints. */
 Buffer
 HnswReadBufferHinted(Relation index, BlockNumber blkno)

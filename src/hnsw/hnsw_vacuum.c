@@ -168,15 +168,6 @@ mark_deleted(VacuumState *vs, IndexBulkDeleteResult *stats,
 	qsort(vs->deleted, vs->ndeleted, sizeof(uint64), cmp_key);
 }
 
-static bool
-contains(const ItemPointerData *tids, int n, ItemPointer tid)
-{
-	for (int i = 0; i < n; i++)
-		if (ItemPointerEquals((ItemPointer) &tids[i], tid))
-			return true;
-	return false;
-}
-
 /*
  * Append to ctids[] the live level-lc neighbours of element tid, other than
  * base and those already there, while there is room (maxc).
@@ -193,7 +184,7 @@ add_neighbors_of(VacuumState *vs, ItemPointer tid, int lc, ItemPointer base,
 	ns = HnswLoadNeighbors(vs->index, vs->info, &ntid, lc, sub);
 	for (int j = 0; j < ns && *nc < maxc; j++)
 		if (!ItemPointerEquals(&sub[j], base) && !is_deleted(vs, &sub[j]) &&
-			!contains(ctids, *nc, &sub[j]))
+			!HnswTidsContain(ctids, *nc, &sub[j]))
 			ctids[(*nc)++] = sub[j];
 }
 
@@ -220,7 +211,7 @@ repair_level(VacuumState *vs, ItemPointer ntid, const float *evec, ItemPointer e
 		if (!is_deleted(vs, &cur[i]))
 		{
 			/* a deleted neighbour earlier in the list may have brought it */
-			if (!contains(ctids, nc, &cur[i]))
+			if (!HnswTidsContain(ctids, nc, &cur[i]))
 				ctids[nc++] = cur[i];
 			nlive++;
 		}
