@@ -58,20 +58,21 @@ CREATE INDEX ck_wide_v ON ck_wide USING hnsw (v vector_l2_ops);
 INSERT INTO ck_wide SELECT i, array_fill(i::float4, ARRAY[3000])::vector FROM generate_series(21, 25) i;
 SELECT count(*) AS problems FROM vecq_index_check('ck_wide_v', true);
 
--- one-at-a-time inserts into a built index leave no element unreachable:
--- a list that drops an element for the new one has the new one link to it
--- when nothing near links to it (without that, this left 7 to 14 elements
--- unreachable until VACUUM, in six runs; levels are random per insert, so
--- the test allows one)
-CREATE TABLE ck_ins (id int, v vector(32));
+-- one-at-a-time inserts into a built index leave no element unreachable on
+-- level 0: a list that drops an element for the new one has the new one
+-- link to it when nothing near links to it (without that, this left 1 or 2
+-- unreachable from the entry point in each of four runs, and 4 to 6 on all
+-- levels; levels are random per insert, and on upper levels, where lists
+-- are short, the rescue is not always possible, so only level 0 is counted)
+CREATE TABLE ck_ins (id int, v vector(16));
 SELECT setseed(0.25);
-INSERT INTO ck_ins SELECT i, (SELECT array_agg(random()::float4) FROM generate_series(1, 32) WHERE i > 0)::vector
+INSERT INTO ck_ins SELECT i, (SELECT array_agg(random()::float4) FROM generate_series(1, 16) WHERE i > 0)::vector
 FROM generate_series(1, 1000) i;
 CREATE INDEX ck_ins_v ON ck_ins USING hnsw (v vector_l2_ops) WITH (m = 8, ef_construction = 32);
-INSERT INTO ck_ins SELECT i, (SELECT array_agg(random()::float4) FROM generate_series(1, 32) WHERE i > 0)::vector
-FROM generate_series(1001, 5000) i;
-SELECT count(*) <= 1 AS at_most_one_unreachable FROM vecq_index_check('ck_ins_v')
-WHERE problem LIKE '%not reachable%';
+INSERT INTO ck_ins SELECT i, (SELECT array_agg(random()::float4) FROM generate_series(1, 16) WHERE i > 0)::vector
+FROM generate_series(1001, 9000) i;
+SELECT count(*) AS unreachable_on_level_0 FROM vecq_index_check('ck_ins_v')
+WHERE problem = 'element is not reachable from the entry point';
 SELECT count(*) AS other_problems FROM vecq_index_check('ck_ins_v', true)
 WHERE problem NOT LIKE '%not reachable%';
 
