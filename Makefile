@@ -32,6 +32,7 @@ OBJS = \
 	src/hnsw/hnsw_search.o \
 	src/hnsw/hnsw_vacuum.o \
 	src/quant/quant_bit.o \
+	src/quant/quant_rbit.o \
 	src/quant/quant_rescore.o \
 	src/quant/quant_sq8.o \
 	src/tenant/tenant.o \

@@ -480,10 +480,23 @@ avx2_bits_sum(const float *u, const uint8_t *bits, int n)
 {
 	const __m256i lane_bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
 	__m256		s = _mm256_setzero_ps();
+	__m256		s1 = _mm256_setzero_ps();
 	__m128		h;
 	float		sum;
 	int			i = 0;
 
+	/* two sums, so that the adds do not wait for each other */
+	for (; i <= n - 16; i += 16)
+	{
+		__m256i		b0 = _mm256_and_si256(_mm256_set1_epi32(bits[i >> 3]), lane_bit);
+		__m256i		b1 = _mm256_and_si256(_mm256_set1_epi32(bits[(i >> 3) + 1]), lane_bit);
+		__m256		m0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b0, lane_bit));
+		__m256		m1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(b1, lane_bit));
+
+		s = _mm256_add_ps(s, _mm256_and_ps(m0, _mm256_loadu_ps(u + i)));
+		s1 = _mm256_add_ps(s1, _mm256_and_ps(m1, _mm256_loadu_ps(u + i + 8)));
+	}
+	s = _mm256_add_ps(s, s1);
 	for (; i <= n - 8; i += 8)
 	{
 		__m256i		b = _mm256_and_si256(_mm256_set1_epi32(bits[i >> 3]), lane_bit);

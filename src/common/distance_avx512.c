@@ -479,21 +479,37 @@ avx512_sq8_l1(const float *q, const float *w, const uint8_t *c, int n)
 	return sum;
 }
 
-/* 16 dimensions per step: their 16 bits are the lane mask of an add */
+/*
+ * 16 dimensions per step: their 16 bits are the lane mask of an add; four
+ * sums, so that the adds do not wait for each other.
+ */
 static double
 avx512_bits_sum(const float *u, const uint8_t *bits, int n)
 {
-	__m512		s = _mm512_setzero_ps();
+	__m512		s0 = _mm512_setzero_ps();
+	__m512		s1 = _mm512_setzero_ps();
+	__m512		s2 = _mm512_setzero_ps();
+	__m512		s3 = _mm512_setzero_ps();
 	float		sum;
 	int			i = 0;
 
+	for (; i <= n - 64; i += 64)
+	{
+		uint64_t	m;
+
+		memcpy(&m, bits + (i >> 3), sizeof(m));
+		s0 = _mm512_mask_add_ps(s0, (__mmask16) m, s0, _mm512_loadu_ps(u + i));
+		s1 = _mm512_mask_add_ps(s1, (__mmask16) (m >> 16), s1, _mm512_loadu_ps(u + i + 16));
+		s2 = _mm512_mask_add_ps(s2, (__mmask16) (m >> 32), s2, _mm512_loadu_ps(u + i + 32));
+		s3 = _mm512_mask_add_ps(s3, (__mmask16) (m >> 48), s3, _mm512_loadu_ps(u + i + 48));
+	}
 	for (; i <= n - 16; i += 16)
 	{
 		__mmask16	m = (__mmask16) (bits[i >> 3] | (bits[(i >> 3) + 1] << 8));
 
-		s = _mm512_mask_add_ps(s, m, s, _mm512_loadu_ps(u + i));
+		s0 = _mm512_mask_add_ps(s0, m, s0, _mm512_loadu_ps(u + i));
 	}
-	sum = _mm512_reduce_add_ps(s);
+	sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
 	for (; i < n; i++)
 		if ((bits[i >> 3] >> (i & 7)) & 1)
 			sum += u[i];

@@ -91,9 +91,21 @@ typedef enum HnswFormat
 	HNSW_FORMAT_FLOAT4 = 0,		/* 'none': the vector itself */
 	HNSW_FORMAT_SQ8 = 1,		/* 'sq8': a QuantSq8Code */
 	HNSW_FORMAT_BIT = 2,		/* 'bit': QUANT_BIT_CODE_SIZE bytes of bits */
-	HNSW_FORMAT_HALF = 3		/* halfvec column, 'none', not cosine: the
+	HNSW_FORMAT_HALF = 3,		/* halfvec column, 'none', not cosine: the
 								 * halves themselves (2 bytes a dimension) */
+	HNSW_FORMAT_RBIT = 4		/* 'bit', not L1: a QuantRbitCode (bits of
+								 * the rotated residual) */
 } HnswFormat;
+
+/* the formats of 'bit': estimates without a guaranteed bound */
+#define HnswFormatIsBit(format) \
+	((format) == HNSW_FORMAT_BIT || (format) == HNSW_FORMAT_RBIT)
+
+/* rotated bits keep L2 distances and inner products, not L1 distances */
+#define HnswFormatFitsMetric(format, metric) \
+	((format) != HNSW_FORMAT_RBIT || \
+	 (metric) == HNSW_METRIC_L2 || (metric) == HNSW_METRIC_IP || \
+	 (metric) == HNSW_METRIC_COSINE)
 
 /*
  * A halfvec index stores its elements as halves when that is exact: the
@@ -142,6 +154,7 @@ typedef struct HnswIndexInfo
 	HnswFormat	format;
 	const QuantSq8 *sq8;		/* format sq8: the ranges */
 	const QuantBit *bit;		/* format bit: centres and spreads */
+	const QuantRbit *rbit;		/* format rbit: mean and rotation */
 	bool		haskey;			/* has a key column (hnsw_key.c) */
 	bool		halfvec;		/* the column is a halfvec (widened to float4) */
 } HnswIndexInfo;
@@ -158,6 +171,7 @@ typedef struct HnswQuery
 	float	   *hdata;			/* format half: scratch for element data */
 	QuantSq8Query sq8;
 	QuantBitQuery bit;
+	QuantRbitQuery rbit;
 } HnswQuery;
 
 /* hnsw_am.c */

@@ -153,6 +153,7 @@ typedef struct HnswBuildState
 	IndexInfo  *indexInfo;		/* leader: to read rows again */
 	QuantSq8	sq8;
 	QuantBit	bit;
+	QuantRbit	rbit;
 	float	   *vecbuf;			/* the row being inserted, prepared */
 	HnswQuery	query;			/* for the row being inserted */
 	HnswQuery	nquery;			/* for neighbour selection */
@@ -689,8 +690,10 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 
 static void
 init_participant(HnswBuildState *bs, Relation heap, Relation index,
-				 HnswShared *shared, char *arena, const float *quant, bool leader)
+				 HnswShared *shared, char *arena, const char *quantparams, bool leader)
 {
+	const float *quant = (const float *) quantparams;
+
 	memset(bs, 0, sizeof(*bs));
 	bs->heap = heap;
 	bs->index = index;
@@ -700,6 +703,7 @@ init_participant(HnswBuildState *bs, Relation heap, Relation index,
 	bs->localinfo.format = shared->arena_format;
 	bs->localinfo.sq8 = NULL;
 	bs->localinfo.bit = NULL;
+	bs->localinfo.rbit = NULL;
 	if (shared->arena_format == HNSW_FORMAT_SQ8)
 	{
 		QuantSq8FromParams(&bs->sq8, shared->info.dimensions, quant,
@@ -712,10 +716,16 @@ init_participant(HnswBuildState *bs, Relation heap, Relation index,
 						   quant + shared->info.dimensions);
 		bs->localinfo.bit = &bs->bit;
 	}
+	else if (shared->arena_format == HNSW_FORMAT_RBIT)
+	{
+		QuantRbitFromParams(&bs->rbit, shared->info.dimensions, quantparams);
+		bs->localinfo.rbit = &bs->rbit;
+	}
 	bs->info = &bs->localinfo;
 	bs->indexinfo = shared->info;
 	bs->indexinfo.sq8 = shared->info.format == HNSW_FORMAT_SQ8 ? &bs->sq8 : NULL;
 	bs->indexinfo.bit = shared->info.format == HNSW_FORMAT_BIT ? &bs->bit : NULL;
+	bs->indexinfo.rbit = shared->info.format == HNSW_FORMAT_RBIT ? &bs->rbit : NULL;
 	bs->iinfo = &bs->indexinfo;
 	bs->vecbuf = palloc(HnswVectorSize(bs->info));
 	HnswQueryInit(&bs->query, bs->info);
@@ -1344,11 +1354,16 @@ init_info(Relation index, HnswIndexInfo *info, int dimensions)
 	info->format = HnswGetFormat(index);
 	info->sq8 = NULL;
 	info->bit = NULL;
+	info->rbit = NULL;
 	info->haskey = HnswIndexHasKey(index);
 	info->halfvec = HnswIndexIsHalfvec(index);
 	if (info->halfvec && info->format == HNSW_FORMAT_FLOAT4 &&
 		info->metric != HNSW_METRIC_COSINE)
 		info->format = HNSW_FORMAT_HALF;
+	/* 'bit': rotated bits where the rotation keeps the distance */
+	if (info->format == HNSW_FORMAT_BIT &&
+		HnswFormatFitsMetric(HNSW_FORMAT_RBIT, info->metric))
+		info->format = HNSW_FORMAT_RBIT;
 	if (HnswIsBitMetric(info->metric) && info->format != HNSW_FORMAT_FLOAT4)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -1383,6 +1398,7 @@ init_shared(HnswShared *shared, Relation heap, Relation index,
 	shared->info = *info;
 	shared->info.sq8 = NULL;
 	shared->info.bit = NULL;
+	shared->info.rbit = NULL;
 	shared->arena_format = arena_format;
 	arenainfo.format = arena_format;
 	shared->arena_size = arena_size;
@@ -1441,7 +1457,7 @@ hnsw_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	HnswShared *shared = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_SHARED, false);
 	char	   *arena = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_ARENA, false);
 	char	   *sharedquery = shm_toc_lookup(toc, PARALLEL_KEY_QUERY_TEXT, true);
-	float	   *quant = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_QUANT, true);
+	char	   *quant = shm_toc_lookup(toc, PARALLEL_KEY_HNSW_QUANT, true);
 	LOCKMODE	heapLockmode = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
 	LOCKMODE	indexLockmode = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
 	Relation	heap;
@@ -1553,16 +1569,19 @@ sample_rows(Relation heap, Relation index, IndexInfo *indexInfo, SampleState *ss
 /*
  * Learn the parameters of the codes of the given format from a sample of
  * the rows (one pass over the heap before the build proper): SQ8 ranges,
- * or bit centres and spreads, into params (2 * dimensions floats).  For an
- * index of codes, write them after the metapage and fill in meta's
+ * bit centres and spreads (2 * dimensions floats each), or the centroids
+ * and rotation of rotated bits; returns them (palloc'd) and their size.
+ * For an index of codes, write them after the metapage and fill in meta's
  * quant_params and quant_sample.
  */
-static void
+static char *
 train_codes(Relation heap, Relation index, IndexInfo *indexInfo,
-			const HnswIndexInfo *info, HnswFormat format, float *params,
+			const HnswIndexInfo *info, HnswFormat format, Size *len,
 			HnswMetaPageData *meta)
 {
 	int			dim = info->dimensions;
+	float	   *params = NULL;
+	char	   *blob;
 
 	SampleState ss;
 
@@ -1576,30 +1595,45 @@ train_codes(Relation heap, Relation index, IndexInfo *indexInfo,
 	ss.tmpcxt = AllocSetContextCreate(CurrentMemoryContext, "hnsw sample tuple",
 									  ALLOCSET_DEFAULT_SIZES);
 	sample_rows(heap, index, indexInfo, &ss);
-	if (format == HNSW_FORMAT_BIT)
+	if (format == HNSW_FORMAT_RBIT)
 	{
-		QuantBit	bit;
+		QuantRbit	rbit;
 
-		QuantBitTrain(&bit, dim, ss.rows, ss.n);
-		memcpy(params, bit.mean, sizeof(float) * dim);
-		memcpy(params + dim, bit.dev, sizeof(float) * dim);
+		QuantRbitTrain(&rbit, dim, ss.rows, ss.n);
+		*len = QuantRbitParamsSize(dim, rbit.ncent);
+		blob = palloc(*len);
+		QuantRbitWriteParams(&rbit, blob);
 	}
 	else
 	{
-		QuantSq8	sq8;
+		*len = 2 * sizeof(float) * (Size) dim;
+		params = palloc(*len);
+		blob = (char *) params;
+		if (format == HNSW_FORMAT_BIT)
+		{
+			QuantBit	bit;
 
-		QuantSq8Train(&sq8, dim, ss.rows, ss.n);
-		memcpy(params, sq8.lo, sizeof(float) * dim);
-		memcpy(params + dim, sq8.step, sizeof(float) * dim);
+			QuantBitTrain(&bit, dim, ss.rows, ss.n);
+			memcpy(params, bit.mean, sizeof(float) * dim);
+			memcpy(params + dim, bit.dev, sizeof(float) * dim);
+		}
+		else
+		{
+			QuantSq8	sq8;
+
+			QuantSq8Train(&sq8, dim, ss.rows, ss.n);
+			memcpy(params, sq8.lo, sizeof(float) * dim);
+			memcpy(params + dim, sq8.step, sizeof(float) * dim);
+		}
 	}
 	pfree(ss.rows);
 	MemoryContextDelete(ss.tmpcxt);
 	if (!HnswFormatIsExact(info->format))
 	{
-		meta->quant_params = HnswWriteQuantParams(index, MAIN_FORKNUM, dim, params,
-												  params + dim, false);
+		HnswWriteOverflow(index, MAIN_FORKNUM, blob, *len, &meta->quant_params, false);
 		meta->quant_sample = (uint32) ss.n;
 	}
+	return blob;
 }
 
 /*
@@ -1682,7 +1716,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	ItemPointerData entry_tid;
 	BuildElem  *entry = NULL;
 	HnswMetaPageData quant;
-	float	   *quant_params = NULL;
+	char	   *quant_params = NULL;
+	Size		quant_len = 0;
 	HnswFormat	arena_format;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
@@ -1726,8 +1761,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	if (!HnswFormatIsExact(arena_format))
 	{
 		pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_SAMPLE);
-		quant_params = palloc(2 * HnswVectorSize(&info));
-		train_codes(heap, index, indexInfo, &info, arena_format, quant_params, &quant);
+		quant_params = train_codes(heap, index, indexInfo, &info, arena_format,
+								   &quant_len, &quant);
 	}
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, PROGRESS_HNSW_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
@@ -1749,7 +1784,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		shm_toc_estimate_keys(&pcxt->estimator, 3);
 		if (quant_params)
 		{
-			shm_toc_estimate_chunk(&pcxt->estimator, 2 * HnswVectorSize(&info));
+			shm_toc_estimate_chunk(&pcxt->estimator, quant_len);
 			shm_toc_estimate_keys(&pcxt->estimator, 1);
 		}
 		if (debug_query_string)
@@ -1782,9 +1817,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_ARENA, arena);
 		if (quant_params)
 		{
-			float	   *q = shm_toc_allocate(pcxt->toc, 2 * HnswVectorSize(&info));
+			char	   *q = shm_toc_allocate(pcxt->toc, quant_len);
 
-			memcpy(q, quant_params, 2 * HnswVectorSize(&info));
+			memcpy(q, quant_params, quant_len);
 			shm_toc_insert(pcxt->toc, PARALLEL_KEY_HNSW_QUANT, q);
 		}
 		if (debug_query_string)
@@ -1909,6 +1944,18 @@ hnswbuildempty(Relation index)
 		QuantBitTrain(&bit, dimensions, NULL, 0);
 		quant.quant_params = HnswWriteQuantParams(index, INIT_FORKNUM, dimensions,
 												  bit.mean, bit.dev, true);
+	}
+	else if (info.format == HNSW_FORMAT_RBIT && dimensions > 0)
+	{
+		QuantRbit	rbit;
+		Size		len;
+		char	   *blob;
+
+		QuantRbitTrain(&rbit, dimensions, NULL, 0);
+		len = QuantRbitParamsSize(dimensions, rbit.ncent);
+		blob = palloc(len);
+		QuantRbitWriteParams(&rbit, blob);
+		HnswWriteOverflow(index, INIT_FORKNUM, blob, len, &quant.quant_params, true);
 	}
 	if (info.haskey)
 	{

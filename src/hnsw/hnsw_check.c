@@ -102,6 +102,7 @@ typedef struct CheckState
 	int64		nlive;			/* live elements */
 	int64		nclamped;		/* live elements with clamped codes */
 	bool		halfvec;		/* the column is a halfvec */
+	int			ncent;			/* format rbit: centroids */
 } CheckState;
 
 static inline uint64
@@ -198,12 +199,65 @@ static bool read_chain(CheckState *cs, BlockNumber blkno, OffsetNumber off,
  * The codes' parameters (SQ8 ranges, or bit centres and spreads): a
  * readable chain of finite values, the second array not negative.
  */
+/*
+ * The parameters of rotated bits: a header that fits the dimensions,
+ * finite centroids, and zeros where the layout pads.
+ */
+static bool
+check_rbit_params(CheckState *cs)
+{
+	uint32		dim = cs->meta.dimensions;
+	char		header[QUANT_RBIT_PARAMS_HEADER];
+	Size		len;
+	Size		sbytes = QUANT_RBIT_SIGN_BYTES(dim);
+	char	   *blob;
+	const float *cent;
+	uint32		ncent;
+	bool		ok;
+
+	if (!read_chain(cs, 0, 0, cs->meta.quant_params, header, sizeof(header)))
+		return false;
+	len = QuantRbitParamsSizeFromHeader((int) dim, header);
+	if (len == 0)
+	{
+		memcpy(&ncent, header, sizeof(uint32));
+		problem(cs, 0, 0, "quantization parameters have an invalid header (%u centroids, %u padded dimensions)",
+				ncent, *(const uint32 *) (header + sizeof(uint32)));
+		return false;
+	}
+	memcpy(&ncent, header, sizeof(uint32));
+	blob = palloc(len);
+	ok = read_chain(cs, 0, 0, cs->meta.quant_params, blob, len);
+	for (Size i = QUANT_RBIT_PARAMS_HEADER + sbytes;
+		 ok && i < QUANT_RBIT_PARAMS_HEADER + TYPEALIGN(4, sbytes); i++)
+		if (blob[i] != 0)
+		{
+			problem(cs, 0, 0, "quantization parameters have padding bytes set");
+			ok = false;
+		}
+	cent = (const float *) (blob + QUANT_RBIT_PARAMS_HEADER + TYPEALIGN(4, sbytes));
+	for (Size i = 0; ok && i < (Size) dim * ncent; i++)
+		if (!isfinite(cent[i]))
+		{
+			problem(cs, 0, 0, "quantization centroid %u has a value that is not finite in dimension %u",
+					(uint32) (i / dim) + 1, (uint32) (i % dim) + 1);
+			ok = false;
+		}
+	cs->ncent = (int) ncent;
+	pfree(blob);
+	return ok;
+}
+
 static bool
 check_quant_params(CheckState *cs)
 {
 	uint32		dim = cs->meta.dimensions;
-	float	   *params = palloc(2 * sizeof(float) * (Size) dim);
+	float	   *params;
 	bool		ok;
+
+	if (cs->meta.format == HNSW_FORMAT_RBIT)
+		return check_rbit_params(cs);
+	params = palloc(2 * sizeof(float) * (Size) dim);
 
 	ok = read_chain(cs, 0, 0, cs->meta.quant_params, (char *) params,
 					2 * sizeof(float) * (Size) dim);
@@ -247,8 +301,12 @@ check_meta(CheckState *cs)
 			problem(cs, 0, 0, "metapage options are out of range (m %u, dimensions %u, metric %u)",
 					m->m, m->dimensions, m->metric);
 		else if (m->format != HNSW_FORMAT_FLOAT4 && m->format != HNSW_FORMAT_SQ8 &&
-				 m->format != HNSW_FORMAT_BIT && m->format != HNSW_FORMAT_HALF)
+				 m->format != HNSW_FORMAT_BIT && m->format != HNSW_FORMAT_HALF &&
+				 m->format != HNSW_FORMAT_RBIT)
 			problem(cs, 0, 0, "metapage has unknown vector format %u", m->format);
+		else if (!HnswFormatFitsMetric(m->format, m->metric))
+			problem(cs, 0, 0, "metapage has vector format %u, which metric %u cannot use",
+					m->format, m->metric);
 		else
 		{
 			cs->meta = *m;
@@ -319,6 +377,19 @@ check_data(CheckState *cs, BlockNumber blkno, OffsetNumber off, const char *data
 		if (cs->meta.format == HNSW_FORMAT_BIT ? (last >> (dim % 8)) != 0 :
 			(last & (0xFF >> (dim % 8))) != 0)
 			problem(cs, blkno, off, "element has bits set past bit %u", dim);
+	}
+	else if (cs->meta.format == HNSW_FORMAT_RBIT)
+	{
+		const QuantRbitCode *rcode = (const QuantRbitCode *) data;
+
+		if (rcode->centroid >= cs->ncent || rcode->reserved != 0)
+			problem(cs, blkno, off, "code has centroid %u of %d",
+					rcode->centroid, cs->ncent);
+		else if (!(rcode->sqnorm >= 0) || isinf(rcode->sqnorm) ||
+				 !(rcode->factor >= 0) || isinf(rcode->factor) ||
+				 !isfinite(rcode->rdotc) || !isfinite(rcode->sdotc))
+			problem(cs, blkno, off, "code has an invalid norm, factor or inner product (%g, %g, %g, %g)",
+					rcode->sqnorm, rcode->factor, rcode->rdotc, rcode->sdotc);
 	}
 	else if (!(code->err_l2 >= 0) || isinf(code->err_l2) ||
 			 !(code->err_l1 >= 0) || isinf(code->err_l1))

@@ -223,6 +223,8 @@ HnswQueryInit(HnswQuery *q, const HnswIndexInfo *info)
 		q->bit.u = palloc(sizeof(float) * info->dimensions);
 		q->bit.scratch = palloc(sizeof(float) * info->dimensions);
 	}
+	else if (info->format == HNSW_FORMAT_RBIT)
+		QuantRbitQueryInit(info->rbit, &q->rbit);
 }
 
 /* Make a prepared vector the query; vec must outlive the use of q. */
@@ -234,6 +236,8 @@ HnswQuerySet(HnswQuery *q, const float *vec)
 		QuantSq8PrepareQuery(q->info->sq8, sq8_kind(q->info->metric), vec, &q->sq8);
 	else if (q->info->format == HNSW_FORMAT_BIT)
 		QuantBitPrepareQuery(q->info->bit, sq8_kind(q->info->metric), vec, &q->bit);
+	else if (q->info->format == HNSW_FORMAT_RBIT)
+		QuantRbitPrepareQuery(&q->rbit, sq8_kind(q->info->metric), vec);
 }
 
 /* Make the vector an element's data holds the query. */
@@ -252,6 +256,12 @@ HnswQuerySetData(HnswQuery *q, const char *data)
 		q->vec = NULL;
 		QuantBitPrepareCode(q->info->bit, sq8_kind(q->info->metric),
 							(const uint8 *) data, &q->bit);
+	}
+	else if (q->info->format == HNSW_FORMAT_RBIT)
+	{
+		q->vec = NULL;
+		QuantRbitPrepareCode(&q->rbit, sq8_kind(q->info->metric),
+							 (const QuantRbitCode *) data);
 	}
 	else if (q->info->format == HNSW_FORMAT_HALF)
 	{
@@ -279,6 +289,8 @@ HnswQueryDistance(const HnswQuery *q, const char *data)
 	}
 	if (info->format == HNSW_FORMAT_BIT)
 		d = QuantBitDistance(&q->bit, (const uint8 *) data);
+	else if (info->format == HNSW_FORMAT_RBIT)
+		d = QuantRbitDistance(&q->rbit, (const QuantRbitCode *) data);
 	else
 		d = QuantSq8Distance(&q->sq8, (const QuantSq8Code *) data);
 	switch (info->metric)
@@ -314,7 +326,7 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 	if (isnan(dist))
 		return -INFINITY;
 	/* bit codes: no bound, the decoded distance orders the candidates */
-	if (q->info->format == HNSW_FORMAT_BIT)
+	if (HnswFormatIsBit(q->info->format))
 		return HnswDistanceToSql(q->info->metric, dist);
 	switch (q->info->metric)
 	{
@@ -352,7 +364,7 @@ HnswQueryBound(const HnswQuery *q, const char *data, double dist)
 bool
 HnswBoundsExact(const HnswIndexInfo *info)
 {
-	return info->format != HNSW_FORMAT_BIT;
+	return !HnswFormatIsBit(info->format);
 }
 
 /* Store a prepared vector as element data; true if a value was clamped. */
@@ -364,6 +376,11 @@ HnswEncodeData(const HnswIndexInfo *info, const float *vec, char *data)
 	if (info->format == HNSW_FORMAT_BIT)
 	{
 		QuantBitEncode(info->bit, vec, (uint8 *) data);
+		return false;
+	}
+	if (info->format == HNSW_FORMAT_RBIT)
+	{
+		QuantRbitEncode(info->rbit, vec, (QuantRbitCode *) data);
 		return false;
 	}
 	if (info->format == HNSW_FORMAT_HALF)
@@ -384,6 +401,8 @@ HnswDecodeData(const HnswIndexInfo *info, const char *data, float *out)
 		QuantSq8Decode(info->sq8, (const QuantSq8Code *) data, out);
 	else if (info->format == HNSW_FORMAT_BIT)
 		QuantBitDecode(info->bit, (const uint8 *) data, out);
+	else if (info->format == HNSW_FORMAT_RBIT)
+		QuantRbitDecode(info->rbit, (const QuantRbitCode *) data, out);
 	else if (info->format == HNSW_FORMAT_HALF)
 		VecqKernels.half_to_float((const uint16 *) data, out, info->dimensions);
 	else

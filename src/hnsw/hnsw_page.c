@@ -123,7 +123,8 @@ typedef struct HnswRelCache
 
 /*
  * The parameters of an index's codes, read into its relcache memory: SQ8
- * ranges (lo[], step[]) or bit centres and spreads (mean[], dev[]).
+ * ranges (lo[], step[]), bit centres and spreads (mean[], dev[]), or the
+ * centroids and rotation of rotated bits (QuantRbitWriteParams' layout).
  */
 static void
 read_quant_params(Relation index, const HnswMetaPageData *meta, HnswIndexInfo *info)
@@ -138,6 +139,32 @@ read_quant_params(Relation index, const HnswMetaPageData *meta, HnswIndexInfo *i
 				 errmsg("index \"%s\" has no quantization ranges",
 						RelationGetRelationName(index)),
 				 errhint("Please REINDEX it.")));
+	if (info->format == HNSW_FORMAT_RBIT)
+	{
+		char		header[QUANT_RBIT_PARAMS_HEADER];
+		char	   *blob;
+		QuantRbit  *rbit;
+
+		/* the header tells the size */
+		HnswReadOverflow(index, meta->quant_params, header, sizeof(header));
+		len = QuantRbitParamsSizeFromHeader(meta->dimensions, header);
+		if (len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("index \"%s\" has invalid quantization parameters",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
+		blob = palloc(len);
+		HnswReadOverflow(index, meta->quant_params, blob, len);
+		old = MemoryContextSwitchTo(index->rd_indexcxt);
+		rbit = palloc(sizeof(QuantRbit));
+		QuantRbitFromParams(rbit, meta->dimensions, blob);
+		info->rbit = rbit;
+		MemoryContextSwitchTo(old);
+		pfree(blob);
+		pfree(params);
+		return;
+	}
 	HnswReadOverflow(index, meta->quant_params, (char *) params, len);
 	old = MemoryContextSwitchTo(index->rd_indexcxt);
 	if (info->format == HNSW_FORMAT_SQ8)
@@ -201,7 +228,9 @@ rel_cache(Relation index)
 					 errmsg("index \"%s\" has a key column but no key directory",
 							RelationGetRelationName(index)),
 					 errhint("Please REINDEX it.")));
-		if (rc->info.format == HNSW_FORMAT_SQ8 || rc->info.format == HNSW_FORMAT_BIT)
+		if (rc->info.format == HNSW_FORMAT_SQ8 || rc->info.format == HNSW_FORMAT_BIT ||
+			(rc->info.format == HNSW_FORMAT_RBIT &&
+			 HnswFormatFitsMetric(HNSW_FORMAT_RBIT, rc->info.metric)))
 			read_quant_params(index, &meta, &rc->info);
 		else if (!HnswFormatIsExact(rc->info.format))
 			ereport(ERROR,
@@ -329,6 +358,8 @@ HnswElementDataSize(const HnswIndexInfo *info)
 		return QUANT_SQ8_CODE_SIZE(info->dimensions);
 	if (info->format == HNSW_FORMAT_BIT)
 		return QUANT_BIT_CODE_SIZE(info->dimensions);
+	if (info->format == HNSW_FORMAT_RBIT)
+		return QUANT_RBIT_CODE_SIZE(QuantRbitPaddedDim(info->dimensions));
 	if (info->format == HNSW_FORMAT_HALF)
 		return sizeof(uint16) * (Size) info->dimensions;
 	if (HnswIsBitMetric(info->metric))

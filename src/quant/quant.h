@@ -145,6 +145,89 @@ extern void QuantBitPrepareCode(const QuantBit *qb, QuantDistance kind,
 								const uint8 *code, QuantBitQuery *q);
 extern double QuantBitDistance(const QuantBitQuery *q, const uint8 *code);
 
+/*
+ * 1-bit codes of rotated residuals (quant_rbit.c), for L2, inner product
+ * and cosine: a vector's residual from the nearest of a few centroids
+ * (k-means on the build's sample), zero-padded to pdim (a power of two, at
+ * least 8) and rotated by a fixed random orthogonal map, keeps one sign bit
+ * per rotated coordinate, plus its exact squared norm, the factor that
+ * scales the signs' inner products into estimates of the residual's, and
+ * two exact inner products with the centroid.  Distances are estimates
+ * with no guaranteed bound, as for QuantBit.  The index stores the
+ * centroids and the rotation's random signs.
+ */
+#define QUANT_RBIT_ROUNDS	2
+#define QUANT_RBIT_MAX_CENTROIDS	64
+
+typedef struct QuantRbit
+{
+	int			dim;
+	int			pdim;			/* padded dimensions: bits of a code */
+	int			ncent;			/* centroids */
+	float	   *cent;			/* ncent * dim floats */
+	uint8	   *signs;			/* QUANT_RBIT_ROUNDS * pdim bits: flip if set */
+	float	   *signf;			/* the same as -1.0 and 1.0 factors */
+	float	   *pcent;			/* ncent * pdim floats: rotated centroids */
+	double	   *psum;			/* ncent sums of pcent */
+	double	   *cdot;			/* ncent * ncent inner products of centroids */
+	float	   *scratch;		/* pdim floats for encoding and decoding */
+} QuantRbit;
+
+typedef struct QuantRbitCode
+{
+	uint16		centroid;		/* the residual's centroid c */
+	uint16		reserved;		/* zero */
+	float		sqnorm;			/* ||r||^2, r = x - c */
+	float		factor;			/* ||r||^2 / sum |rotated r| */
+	float		rdotc;			/* <r, c> */
+	float		sdotc;			/* <s, rotated c>, s the signs as +-1 */
+	uint8		bits[FLEXIBLE_ARRAY_MEMBER];	/* sign bits, lowest first */
+} QuantRbitCode;
+
+/* pdim: QuantRbitPaddedDim(dim) */
+#define QUANT_RBIT_CODE_SIZE(pdim) \
+	(offsetof(QuantRbitCode, bits) + (Size) (pdim) / 8)
+#define QUANT_RBIT_SIGN_BYTES(dim) \
+	((Size) QUANT_RBIT_ROUNDS * (QuantRbitPaddedDim(dim) / 8))
+/* parameters: uint32 ncent, uint32 pdim, signs (4-aligned), centroids */
+#define QUANT_RBIT_PARAMS_HEADER	(2 * sizeof(uint32))
+
+typedef struct QuantRbitQuery
+{
+	const QuantRbit *qr;
+	QuantDistance kind;			/* L2SQ or DOT */
+	float	   *u;				/* pdim floats: the rotated float4 query */
+	double		usum;			/* sum of u */
+	const float *x;				/* the float4 query, or NULL: a code */
+	/* a code as the query: its centroid, scale, norm, <r, c>, bits */
+	int			qcent;
+	double		qscale;
+	double		qsqnorm;
+	double		qrdotc;
+	uint8	   *bits;
+	/* per centroid: ||query - c||^2 or <query, c>, valid if stamp is gen */
+	double	   *cterm;
+	uint32	   *stamp;
+	uint32		gen;
+} QuantRbitQuery;
+
+extern int	QuantRbitPaddedDim(int dim);
+extern int	QuantRbitMaxCentroids(int dim);
+extern Size QuantRbitParamsSize(int dim, int ncent);
+extern Size QuantRbitParamsSizeFromHeader(int dim, const char *header);
+extern void QuantRbitTrain(QuantRbit *qr, int dim, const float *sample, int n);
+extern void QuantRbitWriteParams(const QuantRbit *qr, char *out);
+extern void QuantRbitFromParams(QuantRbit *qr, int dim, const char *params);
+extern void QuantRbitEncode(const QuantRbit *qr, const float *x, QuantRbitCode *code);
+extern void QuantRbitDecode(const QuantRbit *qr, const QuantRbitCode *code, float *out);
+extern void QuantRbitQueryInit(const QuantRbit *qr, QuantRbitQuery *q);
+/* x must outlive the query's use */
+extern void QuantRbitPrepareQuery(QuantRbitQuery *q, QuantDistance kind,
+								  const float *x);
+extern void QuantRbitPrepareCode(QuantRbitQuery *q, QuantDistance kind,
+								 const QuantRbitCode *code);
+extern double QuantRbitDistance(const QuantRbitQuery *q, const QuantRbitCode *code);
+
 /* quant_rescore.c: exact distances from heap rows */
 
 #include "access/relscan.h"
