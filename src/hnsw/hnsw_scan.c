@@ -371,20 +371,25 @@ next_rescored(IndexScanDesc scan, uint64 budget)
 	for (;;)
 	{
 		double		next_bound;
+		bool		window_done;
 
-		if (so->batchpos >= so->nbatch && !so->exhausted)
+		/*
+		 * Re-rank in chunks of a window: the first window before the first
+		 * row, another before row window + 1, and so on.  A row whose
+		 * window is done comes out before the search is resumed for the
+		 * next batch, which the scan may never need (a LIMIT).
+		 */
+		window_done = so->nreranked >= window * (1 + so->nreturned / window);
+		if (so->batchpos >= so->nbatch && !so->exhausted &&
+			!(window_done && so->nscored > 0))
 			so->exhausted = !refill_batch(so, budget);
 		next_bound = so->batchpos < so->nbatch ?
 			so->search.pool[so->batch[so->batchpos]].bound : INFINITY;
 
-		/*
-		 * Re-rank in chunks of a window: the first window before the first
-		 * row, another before row window + 1, and so on.
-		 */
 		if (so->nscored > 0 &&
 			((so->exact_bounds && so->scored[0].key <= next_bound) ||
 			 (so->exhausted && so->batchpos >= so->nbatch) ||
-			 so->nreranked >= window * (1 + so->nreturned / window)))
+			 window_done))
 		{
 			Scored		top = scored_pop(so);
 
