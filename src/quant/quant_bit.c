@@ -12,6 +12,9 @@
  * a sum over the set bits.  2-bit codes would halve the decoding error for
  * twice the bytes; SQ8 (8 bits) is there when that matters.
  *
+ * New indexes use these codes for L1 only: quant_rbit.c codes rotated
+ * residuals, far more accurate per bit, for the distances a rotation keeps.
+ *
  * src/quant/quant_bit.c
  *
  *-------------------------------------------------------------------------
