@@ -157,7 +157,7 @@ extern double QuantBitDistance(const QuantBitQuery *q, const uint8 *code);
  * centroids and the rotation's random signs.
  */
 #define QUANT_RBIT_ROUNDS	2
-#define QUANT_RBIT_MAX_CENTROIDS	64
+#define QUANT_RBIT_MAX_CENTROIDS	256
 
 typedef struct QuantRbit
 {

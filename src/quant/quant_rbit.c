@@ -55,7 +55,7 @@
 #define QUANT_RBIT_SEED		UINT64CONST(0x2c9e5b7a4d1f8e63)
 
 /* k-means: sample rows per centroid, rows it runs on per centroid, rounds */
-#define KMEANS_ROWS_PER_CENTROID	256
+#define KMEANS_ROWS_PER_CENTROID	100
 #define KMEANS_SUBSAMPLE_PER_CENTROID	96
 #define KMEANS_ROUNDS	6
 

@@ -234,7 +234,7 @@ SET vecq.rescore_factor = 20;
 SELECT recall >= 0.95 AS good_recall, ordered FROM check_exact('<->', 10, 'b256', 'b256q');
 -- L2, inner product and cosine code rotated residuals of k-means
 -- centroids (RaBitQ's estimator): the default factor and ef_search 40
--- re-rank 40 candidates and find most neighbours (0.91 here; the
+-- re-rank 40 candidates and find most neighbours (0.89 here; the
 -- mean-centred bits that L1 keeps find 0.41 so)
 SET hnsw.ef_search = 40;
 SET vecq.rescore_factor = 4;

@@ -55,11 +55,11 @@ sub read_block
 $node->stop;
 
 # the parameters follow the metapage: block 1 holds, after the page header,
-# the number of centroids (2,000 sampled rows: 2000 / 256 = 7) and the
+# the number of centroids (2,000 sampled rows: 2000 / 100 = 20) and the
 # padded dimensions (16)
 my $params = read_block(1);
 my ($ncent, $pdim) = unpack('VV', substr($params, 24, 8));
-is("$ncent $pdim", '7 16', 'the parameters start with 7 centroids of 16 dimensions');
+is("$ncent $pdim", '20 16', 'the parameters start with 20 centroids of 16 dimensions');
 
 # 1. the centroid number (first two bytes of the data, at offset 32 of an
 # element tuple) of the first element tuple (type byte 1) of block 2
@@ -83,7 +83,7 @@ patch($code_offset, pack('v', 0xFFFF));
 $node->start;
 my $out = $node->safe_psql('postgres',
 	"SELECT problem FROM vecq_index_check('t_v') WHERE blkno = 2");
-like($out, qr/^code has centroid 65535 of 7$/m, 'a code with no such centroid is reported');
+like($out, qr/^code has centroid 65535 of 20$/m, 'a code with no such centroid is reported');
 my ($ret, $stdout, $stderr) = $node->psql('postgres',
 	"SET enable_seqscan = off; SELECT count(*) FROM (SELECT id FROM t ORDER BY v <-> '[1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]' LIMIT 50) s");
 is($stdout, '50', 'scans still run (the code is read as of centroid 0)');
