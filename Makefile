@@ -38,6 +38,7 @@ OBJS = \
 	src/tenant/tenant.o \
 	src/vector/halfvec_io.o \
 	src/vector/halfvec_ops.o \
+	src/vector/vector_arg.o \
 	src/vector/vector_agg.o \
 	src/vector/vector_bit.o \
 	src/vector/vector_cast.o \

@@ -38,7 +38,7 @@
 static inline HalfVector *
 second_operand(FunctionCallInfo fcinfo, const HalfVector *a)
 {
-	HalfVector *b = PG_GETARG_HALFVEC_P(1);
+	HalfVector *b = PG_GETARG_HALFVEC_OPERAND(1);
 
 	VecqCheckSameDims("halfvec", a->dim, b->dim);
 	return b;
@@ -49,7 +49,7 @@ PG_FUNCTION_INFO_V1(name); \
 Datum \
 name(PG_FUNCTION_ARGS) \
 { \
-	HalfVector *a = PG_GETARG_HALFVEC_P(0); \
+	HalfVector *a = PG_GETARG_HALFVEC_OPERAND(0); \
 	HalfVector *b = second_operand(fcinfo, a); \
 \
 	PG_RETURN_FLOAT8(expr); \

@@ -36,6 +36,14 @@ typedef struct Vector
 #define PG_GETARG_VECTOR_P(n)	DatumGetVector(PG_GETARG_DATUM(n))
 #define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
 
+/*
+ * Operand n of a distance function, detoasted; a TOAST pointer passed again
+ * by the same call site is fetched only once (vector_arg.c).
+ */
+extern struct varlena *VecqDetoastArg(FunctionCallInfo fcinfo, int argno);
+
+#define PG_GETARG_VECTOR_OPERAND(n)	((Vector *) VecqDetoastArg(fcinfo, (n)))
+
 /* a zeroed vector of dim elements in CurrentMemoryContext */
 extern Vector *VectorAllocate(int dim);
 
@@ -58,6 +66,7 @@ typedef struct HalfVector
 #define DatumGetHalfVector(d)	((HalfVector *) PG_DETOAST_DATUM(d))
 #define PG_GETARG_HALFVEC_P(n)	DatumGetHalfVector(PG_GETARG_DATUM(n))
 #define PG_RETURN_HALFVEC_P(v)	PG_RETURN_POINTER(v)
+#define PG_GETARG_HALFVEC_OPERAND(n)	((HalfVector *) VecqDetoastArg(fcinfo, (n)))
 
 extern HalfVector *HalfVectorAllocate(int dim);
 

@@ -32,7 +32,7 @@
 static inline Vector *
 second_operand(FunctionCallInfo fcinfo, const Vector *a)
 {
-	Vector	   *b = PG_GETARG_VECTOR_P(1);
+	Vector	   *b = PG_GETARG_VECTOR_OPERAND(1);
 
 	VectorCheckSameDims(a, b);
 	return b;
@@ -45,7 +45,7 @@ PG_FUNCTION_INFO_V1(l2_distance);
 Datum
 l2_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(sqrt(VecqKernels.l2_squared(a->x, b->x, a->dim)));
@@ -59,7 +59,7 @@ PG_FUNCTION_INFO_V1(vector_l2_squared_distance);
 Datum
 vector_l2_squared_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(VecqKernels.l2_squared(a->x, b->x, a->dim));
@@ -72,7 +72,7 @@ PG_FUNCTION_INFO_V1(inner_product);
 Datum
 inner_product(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(VecqKernels.inner_product(a->x, b->x, a->dim));
@@ -86,7 +86,7 @@ PG_FUNCTION_INFO_V1(vector_negative_inner_product);
 Datum
 vector_negative_inner_product(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(-VecqKernels.inner_product(a->x, b->x, a->dim));
@@ -100,7 +100,7 @@ PG_FUNCTION_INFO_V1(cosine_distance);
 Datum
 cosine_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(VecqCosineDistanceFromParts(VecqKernels.cosine_parts(a->x, b->x, a->dim)));
@@ -113,7 +113,7 @@ PG_FUNCTION_INFO_V1(l1_distance);
 Datum
 l1_distance(PG_FUNCTION_ARGS)
 {
-	Vector	   *a = PG_GETARG_VECTOR_P(0);
+	Vector	   *a = PG_GETARG_VECTOR_OPERAND(0);
 	Vector	   *b = second_operand(fcinfo, a);
 
 	PG_RETURN_FLOAT8(VecqKernels.l1(a->x, b->x, a->dim));

@@ -96,3 +96,33 @@ SELECT id, v <#> '[1,1]' AS d FROM pts ORDER BY v <#> '[1,1]', id LIMIT 3;
 SELECT id, v <=> '[1,1]' AS d FROM pts WHERE id <> 1 ORDER BY v <=> '[1,1]', id LIMIT 3;
 SELECT id, v <+> '[1,1]' AS d FROM pts ORDER BY v <+> '[1,1]', id LIMIT 3;
 DROP TABLE pts;
+
+-- operands stored out of line: a call site keeps a TOAST pointer it is
+-- passed again (vector_arg.c); every distance must still be the one to the
+-- same value inline (v::text::vector), as the pointers change under it
+CREATE TABLE toasted (id int, v vector(700), h halfvec(1100));
+INSERT INTO toasted
+SELECT i, (SELECT array_agg(sin(i * 7.0 + j)::real) FROM generate_series(1, 700) j)::vector,
+       (SELECT array_agg(cos(i * 3.0 + j)::real) FROM generate_series(1, 1100) j)::halfvec
+FROM generate_series(1, 12) i;
+-- both columns of every row out of line: 24 values
+SELECT reltoastrelid::regclass AS toastrel FROM pg_class WHERE relname = 'toasted' \gset
+SELECT count(DISTINCT chunk_id) AS toasted_values FROM :toastrel;
+SELECT count(*) AS pairs,
+       count(*) FILTER (WHERE a.v <-> b.v = a.v::text::vector <-> b.v::text::vector
+                          AND a.v <#> b.v = a.v::text::vector <#> b.v::text::vector
+                          AND a.v <=> b.v IS NOT DISTINCT FROM a.v::text::vector <=> b.v::text::vector
+                          AND a.v <+> b.v = a.v::text::vector <+> b.v::text::vector
+                          AND l2_squared_distance(a.v, b.v) = l2_squared_distance(a.v::text::vector, b.v::text::vector)
+                          AND inner_product(b.v, a.v) = inner_product(b.v::text::vector, a.v::text::vector)
+                          AND a.h <-> b.h = a.h::text::halfvec <-> b.h::text::halfvec
+                          AND a.h <=> b.h = a.h::text::halfvec <=> b.h::text::halfvec) AS agree
+FROM toasted a, toasted b;
+-- the same query value for every row, from a sub-select (a TOAST pointer)
+SELECT id, round((v <-> (SELECT v FROM toasted WHERE id = 5))::numeric, 6) AS d
+FROM toasted ORDER BY v <-> (SELECT v FROM toasted WHERE id = 5), id LIMIT 4;
+SELECT id, round((v <-> (SELECT v::text::vector FROM toasted WHERE id = 5))::numeric, 6) AS d
+FROM toasted ORDER BY v <-> (SELECT v::text::vector FROM toasted WHERE id = 5), id LIMIT 4;
+SELECT id, round(((SELECT h FROM toasted WHERE id = 2) <=> h)::numeric, 6) AS d
+FROM toasted ORDER BY 2, id LIMIT 3;
+DROP TABLE toasted;
