@@ -54,11 +54,14 @@
 
 #include <math.h>
 
+#include "access/heaptoast.h"
 #include "access/relscan.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "hnsw/hnsw.h"
 #include "hnsw/hnsw_search.h"
@@ -88,7 +91,17 @@ typedef struct HnswScanOpaqueData
 	uint64		nreturned;		/* rows returned */
 	bool		keyed;			/* the scan has a key condition */
 	bool		exact_bounds;	/* bounded: HnswBoundsExact() */
+	/* float4 elements that are the rows' vectors: remember_row_vector */
+	bool		remember;
+	int			remember_tries; /* rows read without a TOAST pointer */
+	Vector	   *rowvec;
 } HnswScanOpaqueData;
+
+/*
+ * A scan of float4 elements gives up remembering row vectors after this
+ * many rows with vectors stored in line (small vectors, STORAGE plain)
+ */
+#define HNSW_REMEMBER_TRIES	8
 
 /* elements of a key the graph search of that key starts from */
 #define HNSW_KEY_SEEDS	8
@@ -186,6 +199,64 @@ key_exact(const HnswIndexInfo *info, const HnswMetaPageData *meta, uint32 count)
 	return (double) count * count * HNSW_KEY_GRAPH_COST <= (double) hnsw_ef_search * 2 * info->m * n;
 }
 
+/*
+ * Whether the rows this scan returns may have their vectors out of line, in
+ * TOAST, and its elements hold exactly those vectors: then the executor's
+ * distance for the row can use the element's copy (remember_row_vector).
+ * Cosine elements are normalized, halfvec and expression indexes hold
+ * something else than the column; vectors of fewer than ~250 dimensions
+ * are rarely moved out of line.
+ */
+static bool
+worth_remembering(IndexScanDesc scan)
+{
+	const HnswIndexInfo *info = ((HnswScanOpaque) scan->opaque)->info;
+	Relation	index = scan->indexRelation;
+	AttrNumber	attnum = index->rd_index->indkey.values[0];
+
+	if (scan->heapRelation == NULL || !IsMVCCSnapshot(scan->xs_snapshot) || attnum <= 0 ||
+		info->format != HNSW_FORMAT_FLOAT4 || HnswIndexIsHalfvec(index) ||
+		(info->metric != HNSW_METRIC_L2 && info->metric != HNSW_METRIC_IP &&
+		 info->metric != HNSW_METRIC_L1))
+		return false;
+	if (TupleDescAttr(RelationGetDescr(scan->heapRelation), attnum - 1)->attstorage ==
+		TYPSTORAGE_PLAIN)
+		return false;
+	return VECTOR_SIZE(info->dimensions) > TOAST_TUPLE_THRESHOLD / 2;
+}
+
+/*
+ * The row at the candidate's heap TID is about to be returned, and the
+ * executor will compute its ORDER BY distance from the row.  If the row is
+ * visible and stores its vector as a TOAST pointer, pair the pointer with
+ * the element's vector (vector_arg.c), so that the distance function does
+ * not fetch the value from TOAST again.  Visibility matters: a TID whose
+ * row VACUUM has removed since the element was read may hold another row.
+ */
+static void
+remember_row_vector(IndexScanDesc scan, HnswCandidate *c)
+{
+	HnswScanOpaque so = (HnswScanOpaque) scan->opaque;
+	const HnswIndexInfo *info = so->info;
+	Datum		stored;
+
+	if (!QuantRescorerStored(&so->rescorer, &c->heaptid, &stored))
+		return;
+	if (!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(stored)))
+	{
+		if (++so->remember_tries >= HNSW_REMEMBER_TRIES)
+			so->remember = false;
+		return;
+	}
+	if (!HnswLoadElement(scan->indexRelation, info, &c->tid, so->rowvec->x,
+						 NULL, NULL, NULL))
+		return;
+	SET_VARSIZE(so->rowvec, VECTOR_SIZE(info->dimensions));
+	so->rowvec->dim = info->dimensions;
+	so->rowvec->unused = 0;
+	VecqRememberFetched(stored, (struct varlena *) so->rowvec);
+}
+
 /* Start the search: prepare the query and search level 0 once. */
 static void
 start_search(IndexScanDesc scan)
@@ -219,6 +290,16 @@ start_search(IndexScanDesc scan)
 		so->rawquery = palloc0(HnswVectorSize(info));
 		memcpy(so->rawquery, x, HnswIsBitMetric(info->metric) ?
 			   HnswElementDataSize(info) : HnswVectorSize(info));
+	}
+	so->remember = false;
+	if (!so->bounded && worth_remembering(scan))
+	{
+		QuantRescorerInit(&so->rescorer, scan->heapRelation, scan->indexRelation,
+						  scan->xs_snapshot);
+		so->rescoring = true;
+		so->remember = true;
+		so->remember_tries = 0;
+		so->rowvec = palloc(VECTOR_SIZE(info->dimensions));
 	}
 	if (so->bounded)
 	{
@@ -468,6 +549,8 @@ hnswgettuple(IndexScanDesc scan, ScanDirection dir)
 		if (hnsw_iterative_scan == HNSW_ITERATIVE_SCAN_STRICT && c->dist < so->last_dist)
 			continue;
 		so->last_dist = Max(so->last_dist, c->dist);
+		if (so->remember)
+			remember_row_vector(scan, c);
 		scan->xs_heaptid = c->heaptid;
 		scan->xs_recheck = so->keyed;
 		scan->xs_recheckorderby = false;

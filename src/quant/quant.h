@@ -258,6 +258,7 @@ extern int	QuantRescoreWindow(int ef_search);
 extern void QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index,
 							  Snapshot snapshot);
 extern const struct Vector *QuantRescorerFetch(QuantRescorer *r, ItemPointer tid);
+extern bool QuantRescorerStored(QuantRescorer *r, ItemPointer tid, Datum *stored);
 extern void QuantRescorerEnd(QuantRescorer *r);
 
 #endif							/* VECQ_QUANT_H */

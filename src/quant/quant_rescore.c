@@ -119,11 +119,44 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	if (isnull)
 		v = NULL;
 	else if (r->halfvec)
-		v = HalfVectorToVector(DatumGetHalfVector(value));
+	{
+		HalfVector *h = DatumGetHalfVector(value);
+
+		if (r->estate == NULL)
+			VecqRememberFetched(value, (struct varlena *) h);
+		v = HalfVectorToVector(h);
+	}
 	else
+	{
 		v = DatumGetVector(value);
+		/* the executor computes this row's distance next: spare its fetch */
+		if (r->estate == NULL)
+			VecqRememberFetched(value, (struct varlena *) v);
+	}
 	MemoryContextSwitchTo(old);
 	return v;
+}
+
+/*
+ * The indexed column's datum as the row at tid stores it (a TOAST pointer,
+ * say), if the snapshot sees the row and the index is on a column (not an
+ * expression); valid until the next call.  Returns false otherwise.
+ */
+bool
+QuantRescorerStored(QuantRescorer *r, ItemPointer tid, Datum *stored)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+	bool		isnull;
+
+	if (r->estate != NULL)
+		return false;
+	if (!table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
+								 &call_again, &all_dead))
+		return false;
+	*stored = slot_getattr(r->slot, r->attnum, &isnull);
+	return !isnull;
 }
 
 void

@@ -42,6 +42,13 @@ typedef struct Vector
  */
 extern struct varlena *VecqDetoastArg(FunctionCallInfo fcinfo, int argno);
 
+/*
+ * Index scans: the on-disk TOAST pointer stored, read from a row visible to
+ * the scan, stands for value (detoasted); the distance functions of the
+ * same transaction use value instead of fetching it (vector_arg.c).
+ */
+extern void VecqRememberFetched(Datum stored, const struct varlena *value);
+
 #define PG_GETARG_VECTOR_OPERAND(n)	((Vector *) VecqDetoastArg(fcinfo, (n)))
 
 /* a zeroed vector of dim elements in CurrentMemoryContext */

@@ -2,7 +2,8 @@
  *
  * vector_arg.c
  *	  Fetching the operands of distance functions: a TOAST pointer that a
- *	  call site passes again and again is fetched once.
+ *	  call site passes again and again is fetched once, and one whose value
+ *	  an index scan has just read is not fetched at all.
  *
  * In
  *
@@ -30,6 +31,17 @@
  * of one call site (one execution of a statement's expressions); the
  * pointers' raw and stored sizes must match as well.
  *
+ * The same holds for the values index scans remember (VecqRememberFetched):
+ * an hnsw scan returns a row whose vector it holds (its float4 element, or
+ * the vector a quantized scan read from the row to re-rank it), and the
+ * executor then computes the ORDER BY distance of that row again, from the
+ * row's TOAST pointer.  The scan keeps the pointer and the value in a small
+ * direct-mapped table (slot = value OID modulo FETCHED_SLOTS), emptied at
+ * the end of every transaction, and the distance function finds it there.
+ * A scan remembers only values of rows visible to its snapshot, so that a
+ * pointer read at a heap TID that VACUUM has given to another row since the
+ * element was read is never paired with the element's vector.
+ *
  * src/vector/vector_arg.c
  *
  *-------------------------------------------------------------------------
@@ -37,7 +49,9 @@
 #include "postgres.h"
 
 #include "access/detoast.h"
+#include "access/xact.h"
 #include "fmgr.h"
+#include "utils/memutils.h"
 
 #include "vector/vector.h"
 
@@ -56,6 +70,83 @@ typedef struct ArgCache
 	ArgCacheEntry args[CACHED_ARGS];
 } ArgCache;
 
+/* values index scans have read for the rows they return */
+#define FETCHED_SLOTS	64
+
+typedef struct FetchedValue
+{
+	struct varatt_external pointer;
+	struct varlena *value;		/* in fetched_cxt; NULL: an empty slot */
+	Size		space;			/* bytes allocated at value */
+} FetchedValue;
+
+static FetchedValue fetched[FETCHED_SLOTS];
+static MemoryContext fetched_cxt = NULL;
+static bool fetched_any = false;
+
+static void
+forget_fetched(XactEvent event, void *arg)
+{
+	if (!fetched_any)
+		return;
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT ||
+		event == XACT_EVENT_PREPARE)
+	{
+		MemoryContextReset(fetched_cxt);
+		memset(fetched, 0, sizeof(fetched));
+		fetched_any = false;
+	}
+}
+
+/*
+ * Remember that the on-disk TOAST pointer stored (a datum of a visible row,
+ * anything else is ignored) stands for value, a detoasted datum of the
+ * pointer's raw size; value is copied.
+ */
+void
+VecqRememberFetched(Datum stored, const struct varlena *value)
+{
+	struct varlena *datum = (struct varlena *) DatumGetPointer(stored);
+	struct varatt_external pointer;
+	FetchedValue *slot;
+	Size		size = VARSIZE_ANY(value);
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(datum) || VARATT_IS_EXTENDED(value))
+		return;
+	VARATT_EXTERNAL_GET_POINTER(pointer, datum);
+	if ((Size) pointer.va_rawsize != size)
+		return;
+	if (fetched_cxt == NULL)
+	{
+		fetched_cxt = AllocSetContextCreate(TopMemoryContext, "vecq fetched values",
+											ALLOCSET_DEFAULT_SIZES);
+		RegisterXactCallback(forget_fetched, NULL);
+	}
+	slot = &fetched[pointer.va_valueid % FETCHED_SLOTS];
+	if (slot->space < size)
+	{
+		if (slot->value != NULL)
+			pfree(slot->value);
+		slot->value = MemoryContextAlloc(fetched_cxt, size);
+		slot->space = size;
+	}
+	memcpy(slot->value, value, size);
+	slot->pointer = pointer;
+	fetched_any = true;
+}
+
+/* The remembered value of the on-disk TOAST pointer datum, or NULL. */
+static inline struct varlena *
+lookup_fetched(const struct varatt_external *pointer)
+{
+	FetchedValue *slot = &fetched[pointer->va_valueid % FETCHED_SLOTS];
+
+	if (slot->space > 0 && memcmp(&slot->pointer, pointer, sizeof(*pointer)) == 0)
+		return slot->value;
+	return NULL;
+}
+
 struct varlena *
 VecqDetoastArg(FunctionCallInfo fcinfo, int argno)
 {
@@ -69,6 +160,13 @@ VecqDetoastArg(FunctionCallInfo fcinfo, int argno)
 		return pg_detoast_datum(datum);
 
 	VARATT_EXTERNAL_GET_POINTER(pointer, datum);
+	if (fetched_any)
+	{
+		struct varlena *value = lookup_fetched(&pointer);
+
+		if (value != NULL)
+			return value;
+	}
 	cache = (ArgCache *) fcinfo->flinfo->fn_extra;
 	if (cache == NULL)
 	{

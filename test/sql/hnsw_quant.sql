@@ -289,3 +289,30 @@ DROP TABLE ul_bit, b256, b256q;
 
 DROP TABLE items, queries;
 DROP FUNCTION check_exact(text, int, text, text);
+
+-- a re-ranking scan reads each candidate's vector from its row; a TOAST
+-- pointer it read is not fetched again by the executor's distance of the
+-- returned row (vector_arg.c): every distance must be the row's own
+CREATE TABLE tq (id int PRIMARY KEY, v vector(600), h halfvec(1200));
+INSERT INTO tq SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 1.3)::real)
+                          FROM generate_series(1, 600) j)::vector,
+                         (SELECT array_agg(cos(i * 0.41 + j * 0.9)::real)
+                          FROM generate_series(1, 1200) j)::halfvec
+FROM generate_series(1, 300) i;
+CREATE INDEX tq_v ON tq USING hnsw (v vector_l2_ops) WITH (quantization = 'sq8');
+CREATE INDEX tq_h ON tq USING hnsw (h halfvec_ip_ops) WITH (quantization = 'bit');
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL hnsw.ef_search = 100;
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE op = 'v' AND d = v::text::vector <-> qv::text::vector
+                          OR op = 'h' AND d = h::text::halfvec <#> qh::text::halfvec) AS exact
+FROM (SELECT 'v' AS op, q.v AS qv, q.h AS qh, s.* FROM tq q,
+             LATERAL (SELECT v, h, v <-> q.v AS d FROM tq ORDER BY v <-> q.v LIMIT 5) s
+      WHERE q.id <= 20
+      UNION ALL
+      SELECT 'h', q.v, q.h, s.* FROM tq q,
+             LATERAL (SELECT v, h, h <#> q.h AS d FROM tq ORDER BY h <#> q.h LIMIT 5) s
+      WHERE q.id <= 20) x;
+COMMIT;
+DROP TABLE tq;

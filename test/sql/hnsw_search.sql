@@ -236,3 +236,47 @@ RESET enable_seqscan;
 
 DROP TABLE pts, queries, saved, cz, wide, widest;
 DROP FUNCTION recall(text);
+
+-- vectors stored out of line: a scan of float4 elements pairs each returned
+-- row's TOAST pointer with its element's vector, which the executor's
+-- distance then uses (hnsw_scan.c remember_row_vector); every distance must
+-- be the one computed from the row itself, also after updates give rows
+-- new values within the transaction
+CREATE TABLE tv (id int PRIMARY KEY, v vector(600));
+INSERT INTO tv SELECT i, (SELECT array_agg(sin(i * 0.37 + j * 1.3)::real)
+                          FROM generate_series(1, 600) j)::vector
+FROM generate_series(1, 300) i;
+CREATE INDEX tv_l2 ON tv USING hnsw (v vector_l2_ops);
+CREATE INDEX tv_ip ON tv USING hnsw (v vector_ip_ops);
+CREATE INDEX tv_l1 ON tv USING hnsw (v vector_l1_ops);
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL hnsw.ef_search = 100;
+CREATE TEMP VIEW tv_check AS
+SELECT count(*) AS rows,
+       count(*) FILTER (WHERE op = 'l2' AND d = v::text::vector <-> qv::text::vector
+                          OR op = 'ip' AND d = v::text::vector <#> qv::text::vector
+                          OR op = 'l1' AND d = v::text::vector <+> qv::text::vector) AS exact
+FROM (SELECT 'l2' AS op, q.v AS qv, s.* FROM tv q,
+             LATERAL (SELECT v, v <-> q.v AS d FROM tv ORDER BY v <-> q.v LIMIT 5) s
+      WHERE q.id <= 20
+      UNION ALL
+      SELECT 'ip', q.v, s.* FROM tv q,
+             LATERAL (SELECT v, v <#> q.v AS d FROM tv ORDER BY v <#> q.v LIMIT 5) s
+      WHERE q.id <= 20
+      UNION ALL
+      SELECT 'l1', q.v, s.* FROM tv q,
+             LATERAL (SELECT v, v <+> q.v AS d FROM tv ORDER BY v <+> q.v LIMIT 5) s
+      WHERE q.id <= 20) x;
+EXPLAIN (COSTS OFF) SELECT v <-> (SELECT v FROM tv WHERE id = 1) FROM tv
+ORDER BY v <-> (SELECT v FROM tv WHERE id = 1) LIMIT 5;
+SELECT * FROM tv_check;
+UPDATE tv SET v = (SELECT array_agg(cos(id * 0.53 + j * 0.7)::real)
+                   FROM generate_series(1, 600) j)::vector
+WHERE id % 3 = 0;
+SELECT * FROM tv_check;
+SELECT id, round((v <-> (SELECT v FROM tv WHERE id = 9))::numeric, 5) AS d
+FROM tv ORDER BY v <-> (SELECT v FROM tv WHERE id = 9) LIMIT 3;
+COMMIT;
+DROP VIEW tv_check;
+DROP TABLE tv;
