@@ -93,7 +93,7 @@ typedef struct HnswScanOpaqueData
 	bool		exact_bounds;	/* bounded: HnswBoundsExact() */
 	/* float4 elements that are the rows' vectors: remember_row_vector */
 	bool		remember;
-	int			remember_tries; /* rows read without a TOAST pointer */
+	int			remember_tries; /* rows read with the vector in line */
 	Vector	   *rowvec;
 } HnswScanOpaqueData;
 
@@ -214,8 +214,8 @@ worth_remembering(IndexScanDesc scan)
 	Relation	index = scan->indexRelation;
 	AttrNumber	attnum = index->rd_index->indkey.values[0];
 
-	if (scan->heapRelation == NULL || !IsMVCCSnapshot(scan->xs_snapshot) || attnum <= 0 ||
-		info->format != HNSW_FORMAT_FLOAT4 || HnswIndexIsHalfvec(index) ||
+	if (scan->heapRelation == NULL || !IsMVCCSnapshot(scan->xs_snapshot) ||
+		attnum <= 0 || info->format != HNSW_FORMAT_FLOAT4 || HnswIndexIsHalfvec(index) ||
 		(info->metric != HNSW_METRIC_L2 && info->metric != HNSW_METRIC_IP &&
 		 info->metric != HNSW_METRIC_L1))
 		return false;

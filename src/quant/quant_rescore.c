@@ -27,6 +27,7 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 
 #include "hnsw/hnsw.h"
 #include "quant/quant.h"
@@ -122,7 +123,7 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	{
 		HalfVector *h = DatumGetHalfVector(value);
 
-		if (r->estate == NULL)
+		if (r->estate == NULL && IsMVCCSnapshot(r->snapshot))
 			VecqRememberFetched(value, (struct varlena *) h);
 		v = HalfVectorToVector(h);
 	}
@@ -130,7 +131,7 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	{
 		v = DatumGetVector(value);
 		/* the executor computes this row's distance next: spare its fetch */
-		if (r->estate == NULL)
+		if (r->estate == NULL && IsMVCCSnapshot(r->snapshot))
 			VecqRememberFetched(value, (struct varlena *) v);
 	}
 	MemoryContextSwitchTo(old);
