@@ -180,6 +180,19 @@ extern int	HnswGetM(Relation index);
 extern int	HnswGetEfConstruction(Relation index);
 extern HnswMetric HnswGetMetric(Relation index);
 extern bool HnswIndexIsHalfvec(Relation index);
+
+/*
+ * What this backend's scans of an index learned about its rows: scans in a
+ * row that found the returned rows' vectors stored in line (hnsw_scan.c),
+ * and scans since one last tried.
+ */
+typedef struct HnswScanHintsData
+{
+	uint32		inline_scans;
+	uint32		skipped_scans;
+} HnswScanHintsData;
+
+extern HnswScanHintsData *HnswScanHints(Relation index);
 extern HnswFormat HnswGetFormat(Relation index);
 
 /* hnsw_page.c */

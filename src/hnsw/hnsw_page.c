@@ -112,13 +112,15 @@ HnswReadMeta(Relation index, HnswMetaPageData *meta)
  * What a backend keeps about an index in rd_amcache: the frozen facts of
  * the metapage, and for each block the buffer it was last found in, so
  * that a search can pin a page with ReadRecentBuffer() (which checks the
- * buffer still holds the block) instead of a buffer-mapping lookup.
+ * buffer still holds the block) instead of a buffer-mapping lookup, and
+ * what scans learned of the rows' storage (HnswScanHints).
  */
 typedef struct HnswRelCache
 {
 	HnswIndexInfo info;			/* first: HnswGetIndexInfo returns it */
 	Buffer	   *recent;
 	BlockNumber nrecent;
+	HnswScanHintsData hints;
 } HnswRelCache;
 
 /*
@@ -247,6 +249,12 @@ const HnswIndexInfo *
 HnswGetIndexInfo(Relation index)
 {
 	return &rel_cache(index)->info;
+}
+
+HnswScanHintsData *
+HnswScanHints(Relation index)
+{
+	return &rel_cache(index)->hints;
 }
 
 /*

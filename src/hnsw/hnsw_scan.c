@@ -94,14 +94,19 @@ typedef struct HnswScanOpaqueData
 	/* float4 elements that are the rows' vectors: remember_row_vector */
 	bool		remember;
 	int			remember_tries; /* rows read with the vector in line */
+	bool		remember_found; /* a row with it out of line */
 	Vector	   *rowvec;
 } HnswScanOpaqueData;
 
 /*
  * A scan of float4 elements gives up remembering row vectors after this
- * many rows with vectors stored in line (small vectors, STORAGE plain)
+ * many rows with vectors stored in line (small vectors, STORAGE plain);
+ * after that many scans in a row gave up, this backend's scans of the
+ * index do not try, except one in HNSW_REMEMBER_RETRY_SCANS.
  */
 #define HNSW_REMEMBER_TRIES	8
+#define HNSW_REMEMBER_INLINE_SCANS	2
+#define HNSW_REMEMBER_RETRY_SCANS	256
 
 /* elements of a key the graph search of that key starts from */
 #define HNSW_KEY_SEEDS	8
@@ -213,6 +218,7 @@ worth_remembering(IndexScanDesc scan)
 	const HnswIndexInfo *info = ((HnswScanOpaque) scan->opaque)->info;
 	Relation	index = scan->indexRelation;
 	AttrNumber	attnum = index->rd_index->indkey.values[0];
+	HnswScanHintsData *hints;
 
 	if (scan->heapRelation == NULL || !IsMVCCSnapshot(scan->xs_snapshot) ||
 		attnum <= 0 || info->format != HNSW_FORMAT_FLOAT4 || HnswIndexIsHalfvec(index) ||
@@ -222,7 +228,17 @@ worth_remembering(IndexScanDesc scan)
 	if (TupleDescAttr(RelationGetDescr(scan->heapRelation), attnum - 1)->attstorage ==
 		TYPSTORAGE_PLAIN)
 		return false;
-	return VECTOR_SIZE(info->dimensions) > TOAST_TUPLE_THRESHOLD / 2;
+	if (VECTOR_SIZE(info->dimensions) <= TOAST_TUPLE_THRESHOLD / 2)
+		return false;
+	hints = HnswScanHints(index);
+	if (hints->inline_scans >= HNSW_REMEMBER_INLINE_SCANS)
+	{
+		/* the rows keep their vectors in line: look again now and then */
+		if (++hints->skipped_scans < HNSW_REMEMBER_RETRY_SCANS)
+			return false;
+		hints->skipped_scans = 0;
+	}
+	return true;
 }
 
 /*
@@ -244,9 +260,18 @@ remember_row_vector(IndexScanDesc scan, HnswCandidate *c)
 		return;
 	if (!VARATT_IS_EXTERNAL_ONDISK(DatumGetPointer(stored)))
 	{
-		if (++so->remember_tries >= HNSW_REMEMBER_TRIES)
+		if (!so->remember_found && ++so->remember_tries >= HNSW_REMEMBER_TRIES)
+		{
 			so->remember = false;
+			HnswScanHints(scan->indexRelation)->inline_scans++;
+		}
 		return;
+	}
+	if (!so->remember_found)
+	{
+		/* vectors out of line: this scan and the next ones keep trying */
+		so->remember_found = true;
+		HnswScanHints(scan->indexRelation)->inline_scans = 0;
 	}
 	if (!HnswLoadElement(scan->indexRelation, info, &c->tid, so->rowvec->x,
 						 NULL, NULL, NULL))
@@ -299,6 +324,7 @@ start_search(IndexScanDesc scan)
 		so->rescoring = true;
 		so->remember = true;
 		so->remember_tries = 0;
+		so->remember_found = false;
 		so->rowvec = palloc(VECTOR_SIZE(info->dimensions));
 	}
 	if (so->bounded)
