@@ -221,7 +221,7 @@ worth_remembering(IndexScanDesc scan)
 	HnswScanHintsData *hints;
 
 	if (scan->heapRelation == NULL || !IsMVCCSnapshot(scan->xs_snapshot) ||
-		attnum <= 0 || info->format != HNSW_FORMAT_FLOAT4 || HnswIndexIsHalfvec(index) ||
+		attnum <= 0 || info->format != HNSW_FORMAT_FLOAT4 || info->halfvec ||
 		(info->metric != HNSW_METRIC_L2 && info->metric != HNSW_METRIC_IP &&
 		 info->metric != HNSW_METRIC_L1))
 		return false;
