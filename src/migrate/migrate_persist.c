@@ -1269,6 +1269,8 @@ read_batch(PersistCursor *cur, MigrateBatch *batch, int max_records)
 		while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position)
 		{
 			char	   *key;
+			const char *ktext;
+			int			klen;
 			int			elems = 0;
 
 			if (what == NULL)
@@ -1276,8 +1278,15 @@ read_batch(PersistCursor *cur, MigrateBatch *batch, int max_records)
 			if (sqlite3_column_type(cur->arrays, 1) == SQLITE_NULL)
 				pg_fatal("%s: %s has an array whose key is NULL (embedding_metadata_array.key)",
 						 src->dbpath, what);
-			key = pg_strdup((const char *) sqlite3_column_text(cur->arrays, 1));
-			check_text(src, what, "key", key, sqlite3_column_bytes(cur->arrays, 1));
+			/* all its bytes (not pg_strdup): a NUL inside must reach check_text */
+			ktext = (const char *) sqlite3_column_text(cur->arrays, 1);
+			klen = sqlite3_column_bytes(cur->arrays, 1);
+			if (ktext == NULL)
+				pg_fatal("out of memory");
+			key = pg_malloc(klen + 1);
+			memcpy(key, ktext, klen);
+			key[klen] = '\0';
+			check_text(src, what, "key", key, klen);
 			mjson_key(js, key);
 			mjson_raw(js, "[");
 			while (have_array && sqlite3_column_int64(cur->arrays, 0) == r->position &&

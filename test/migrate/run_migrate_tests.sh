@@ -201,6 +201,13 @@ cp -r "$TMP/dirs/history/." "$TMP/bad7/"
 sqlite3 "$TMP/bad7/chroma.sqlite3" "UPDATE embedding_metadata SET string_value = CAST(X'68C328' AS TEXT) WHERE key = 'chroma:document' AND id = (SELECT min(id) FROM embedding_metadata WHERE key = 'chroma:document')"
 check "a document that is not UTF-8: refused, naming the record" \
 	bash -c "! '$MIGRATE' --from '$TMP/bad7' --to '$(conn m_bad7)' --collections history >/dev/null 2>'$TMP/b8.err' && grep -q 'chroma.sqlite3: record \"h000\" has a document that is not valid UTF-8' '$TMP/b8.err'"
+mkdir -p "$TMP/bad8"
+newdb m_bad8
+cp -r "$FIXTURES/Groww_Mutual_Funds/." "$TMP/bad8/"
+chmod -R u+w "$TMP/bad8"
+sqlite3 "$TMP/bad8/chroma.sqlite3" "INSERT INTO embedding_metadata_array (id, key, string_value) VALUES ((SELECT min(id) FROM embeddings), CAST(X'6B0078797A78797A78797A78797A78797A78797A' AS TEXT), 'v')"
+check "an array metadata key with a NUL byte inside: refused, naming the record" \
+	bash -c "! '$MIGRATE' --from '$TMP/bad8' --to '$(conn m_bad8)' >/dev/null 2>'$TMP/b9.err' && grep -q 'metadata of record .* has a key that is not valid UTF-8 or contains a NUL byte' '$TMP/b9.err'"
 check "the batch with the bad document was not written (the copy stays 'copying', empty)" \
 	test "$(sql m_bad7 "SELECT m.state || ' ' || m.records_done || ' ' || (SELECT count(*) FROM chroma_records.\"$(sql m_bad7 'SELECT collection FROM chroma.migrations')\") FROM chroma.migrations m")" = "copying 0 0"
 check "damaged sources wrote no records" \
