@@ -71,6 +71,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <sanitizer/asan_interface.h>
 #include <sqlite3.h>
 
 #include "chroma_hnsw.h"
@@ -426,6 +427,27 @@ tracked(void *p, size_t size)
 	}
 	live_add(p, size);
 	return p;
+}
+
+/*
+ * PostgreSQL's libpgcommon is not built with ASan, so a length past the
+ * end of the reader's buffer made pg_encoding_verifymbstr read on
+ * silently, or crash only when the bytes after it were unmapped (a CI run
+ * of 2026-12-04).  Check the whole range here, in instrumented code.
+ */
+extern int	__real_pg_encoding_verifymbstr(int encoding, const char *mbstr, int len);
+int			__wrap_pg_encoding_verifymbstr(int encoding, const char *mbstr, int len);
+
+int
+__wrap_pg_encoding_verifymbstr(int encoding, const char *mbstr, int len)
+{
+	if (len > 0 && __asan_region_is_poisoned((void *) mbstr, (size_t) len) != NULL)
+	{
+		fprintf(stderr, "fuzz_chroma_sqlite: pg_encoding_verifymbstr(%d bytes) "
+				"reads past the end of its buffer\n", len);
+		abort();
+	}
+	return __real_pg_encoding_verifymbstr(encoding, mbstr, len);
 }
 
 void	   *__wrap_pg_malloc(size_t size);
