@@ -84,6 +84,18 @@ QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index, Snapshot snap
 								   ALLOCSET_SMALL_SIZES);
 }
 
+/* Read the row at tid into r->slot; false if the snapshot sees none. */
+static bool
+fetch_visible(QuantRescorer *r, ItemPointer tid)
+{
+	ItemPointerData t = *tid;
+	bool		call_again = false;
+	bool		all_dead = false;
+
+	return table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
+								   &call_again, &all_dead);
+}
+
 /*
  * The vector of the row at tid, if the snapshot sees one (NULL otherwise);
  * valid until the next call.
@@ -91,9 +103,6 @@ QuantRescorerInit(QuantRescorer *r, Relation heap, Relation index, Snapshot snap
 const Vector *
 QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 {
-	ItemPointerData t = *tid;
-	bool		call_again = false;
-	bool		all_dead = false;
 	Datum		value;
 	bool		isnull;
 	MemoryContext old;
@@ -102,8 +111,7 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 	MemoryContextReset(r->cxt);
 	if (r->estate)
 		ResetPerTupleExprContext(r->estate);
-	if (!table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
-								 &call_again, &all_dead))
+	if (!fetch_visible(r, tid))
 		return NULL;
 	old = MemoryContextSwitchTo(r->cxt);
 	if (r->estate)
@@ -146,15 +154,9 @@ QuantRescorerFetch(QuantRescorer *r, ItemPointer tid)
 bool
 QuantRescorerStored(QuantRescorer *r, ItemPointer tid, Datum *stored)
 {
-	ItemPointerData t = *tid;
-	bool		call_again = false;
-	bool		all_dead = false;
 	bool		isnull;
 
-	if (r->estate != NULL)
-		return false;
-	if (!table_index_fetch_tuple(r->fetch, &t, r->snapshot, r->slot,
-								 &call_again, &all_dead))
+	if (r->estate != NULL || !fetch_visible(r, tid))
 		return false;
 	*stored = slot_getattr(r->slot, r->attnum, &isnull);
 	return !isnull;

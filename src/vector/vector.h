@@ -37,8 +37,10 @@ typedef struct Vector
 #define PG_RETURN_VECTOR_P(v)	PG_RETURN_POINTER(v)
 
 /*
- * Operand n of a distance function, detoasted; a TOAST pointer passed again
- * by the same call site is fetched only once (vector_arg.c).
+ * Operand n of a function of two vectors (the distances, and through
+ * second_operand the element-wise arithmetic), detoasted; a TOAST pointer
+ * passed again by the same call site, or one an index scan has just read,
+ * is not fetched again (vector_arg.c).  Read-only: it may be shared.
  */
 extern struct varlena *VecqDetoastArg(FunctionCallInfo fcinfo, int argno);
 
