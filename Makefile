@@ -50,7 +50,7 @@ HEADERS = src/common/distance.h src/common/half.h src/common/vector_text.h src/v
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash vector_bit halfvec hnsw_ddl hnsw_search hnsw_check hnsw_quant hnsw_key tenant_rls tenant_scale chroma_api upgrade
+REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash vector_bit halfvec hnsw_ddl hnsw_search hnsw_check hnsw_quant hnsw_key hnsw_partition tenant_rls tenant_scale chroma_api upgrade
 REGRESS_OPTS = --inputdir=test --load-extension=vecq
 
 # isolation specs: test/specs/x.spec -> expected/x.out; pg_regress reads

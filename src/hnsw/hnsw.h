@@ -126,6 +126,14 @@ typedef enum HnswIterativeScan
 	HNSW_ITERATIVE_SCAN_STRICT
 } HnswIterativeScan;
 
+/* vecq.hnsw_partitioned_build */
+typedef enum HnswPartitionedBuild
+{
+	HNSW_PARTITIONED_OFF,
+	HNSW_PARTITIONED_AUTO,
+	HNSW_PARTITIONED_ON
+} HnswPartitionedBuild;
+
 /* reloptions */
 typedef struct HnswOptions
 {
@@ -140,6 +148,7 @@ extern int	hnsw_ef_search;
 extern int	hnsw_iterative_scan;
 extern int	hnsw_max_scan_tuples;
 extern int	hnsw_key_exact_scan_limit;
+extern int	hnsw_partitioned_build;
 
 /*
  * What every part needs to know about one index, read once from the

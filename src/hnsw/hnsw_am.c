@@ -30,6 +30,7 @@
 int			hnsw_ef_search = HNSW_DEFAULT_EF_SEARCH;
 int			hnsw_iterative_scan = HNSW_ITERATIVE_SCAN_STRICT;
 int			hnsw_key_exact_scan_limit = -1;
+int			hnsw_partitioned_build = HNSW_PARTITIONED_AUTO;
 int			hnsw_max_scan_tuples = -1;
 
 static relopt_kind hnsw_relopt_kind;
@@ -45,6 +46,13 @@ static const struct config_enum_entry iterative_scan_options[] = {
 	{"off", HNSW_ITERATIVE_SCAN_OFF, false},
 	{"relaxed_order", HNSW_ITERATIVE_SCAN_RELAXED, false},
 	{"strict_order", HNSW_ITERATIVE_SCAN_STRICT, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry partitioned_build_options[] = {
+	{"off", HNSW_PARTITIONED_OFF, false},
+	{"auto", HNSW_PARTITIONED_AUTO, false},
+	{"on", HNSW_PARTITIONED_ON, false},
 	{NULL, 0, false}
 };
 
@@ -97,6 +105,15 @@ HnswInit(void)
 							&hnsw_key_exact_scan_limit,
 							-1, -1, INT_MAX,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("vecq.hnsw_partitioned_build",
+							 "Sets whether an HNSW graph that does not fit in maintenance_work_mem is built in partitions that do.",
+							 "Instead of inserting the rows past maintenance_work_mem one at a time, the build "
+							 "splits the rows into partitions, builds each in memory and joins them.  auto "
+							 "does so when a partition holds at least 20,000 rows (smaller ones cost recall), "
+							 "on whenever the graph does not fit, off never.",
+							 &hnsw_partitioned_build,
+							 HNSW_PARTITIONED_AUTO, partitioned_build_options,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 static bytea *
