@@ -22,6 +22,7 @@ OBJS = \
 	src/common/vector_text.o \
 	src/hnsw/hnsw_am.o \
 	src/hnsw/hnsw_build.o \
+	src/hnsw/hnsw_build_part.o \
 	src/hnsw/hnsw_check.o \
 	src/hnsw/hnsw_cost.o \
 	src/hnsw/hnsw_graph.o \
