@@ -1887,8 +1887,10 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	ConditionVariableBroadcast(&shared->cv);
 	if (npart > 0 && shared->nspilled > 0)
 		ereport(NOTICE,
-				(errmsg("hnsw index build found no room in its partitions for %.0f rows",
-						shared->nspilled),
+				(errmsg_plural("hnsw index build found no room in its partitions for %lu row",
+							   "hnsw index build found no room in its partitions for %lu rows",
+							   (unsigned long) shared->nspilled,
+							   (unsigned long) shared->nspilled),
 				 errdetail("These rows are inserted after the graph is written, one at a time, which is slower."),
 				 errhint("A larger maintenance_work_mem makes the build faster.")));
 	else if (npart == 0 && bs.spill != NULL)
