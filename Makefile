@@ -6,11 +6,12 @@
 
 MODULE_big = vecq
 EXTENSION = vecq
-# vecq--0.6.0.sql (the full install script) is made from 0.1.0 and the
+# vecq--0.7.0.sql (the full install script) is made from 0.1.0 and the
 # upgrade scripts, so each object is defined in one place only
 DATA = sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
-	sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql sql/vecq--0.5.0--0.6.0.sql
-DATA_built = sql/vecq--0.6.0.sql
+	sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql sql/vecq--0.5.0--0.6.0.sql \
+	sql/vecq--0.6.0--0.7.0.sql
+DATA_built = sql/vecq--0.7.0.sql
 PGFILEDESC = "vecq - vectors and ANN search for PostgreSQL"
 
 OBJS = \
@@ -19,10 +20,12 @@ OBJS = \
 	src/common/distance.o \
 	src/common/distance_avx2.o \
 	src/common/distance_avx512.o \
+	src/common/graph_seed.o \
 	src/common/vector_text.o \
 	src/hnsw/hnsw_am.o \
 	src/hnsw/hnsw_build.o \
 	src/hnsw/hnsw_build_part.o \
+	src/hnsw/hnsw_build_seed.o \
 	src/hnsw/hnsw_check.o \
 	src/hnsw/hnsw_cost.o \
 	src/hnsw/hnsw_graph.o \
@@ -31,6 +34,7 @@ OBJS = \
 	src/hnsw/hnsw_page.o \
 	src/hnsw/hnsw_scan.o \
 	src/hnsw/hnsw_search.o \
+	src/hnsw/hnsw_seed.o \
 	src/hnsw/hnsw_vacuum.o \
 	src/quant/quant_bit.o \
 	src/quant/quant_rbit.o \
@@ -51,7 +55,7 @@ HEADERS = src/common/distance.h src/common/half.h src/common/vector_text.h src/v
 PG_CPPFLAGS = -I$(srcdir)/src
 PG_CFLAGS = -Wall -Wmissing-prototypes -Werror=implicit-function-declaration
 
-REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash vector_bit halfvec hnsw_ddl hnsw_search hnsw_check hnsw_quant hnsw_key hnsw_partition tenant_rls tenant_scale chroma_api upgrade
+REGRESS = vector_type vector_io vector_binary vector_ops vector_functions vector_casts vector_agg vector_btree vector_hash vector_bit halfvec hnsw_ddl hnsw_search hnsw_check hnsw_quant hnsw_key hnsw_partition hnsw_seed tenant_rls tenant_scale chroma_api upgrade
 REGRESS_OPTS = --inputdir=test --load-extension=vecq
 
 # isolation specs: test/specs/x.spec -> expected/x.out; pg_regress reads
@@ -77,8 +81,9 @@ include $(PGXS)
 # changes (a struct changing under a stale object file crashes the server)
 $(OBJS) $(OBJS:.o=.bc): $(wildcard $(srcdir)/src/*.h $(srcdir)/src/*/*.h)
 
-sql/vecq--0.6.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
-		sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql sql/vecq--0.5.0--0.6.0.sql
+sql/vecq--0.7.0.sql: sql/vecq--0.1.0.sql sql/vecq--0.1.0--0.2.0.sql sql/vecq--0.2.0--0.3.0.sql \
+		sql/vecq--0.3.0--0.4.0.sql sql/vecq--0.4.0--0.5.0.sql sql/vecq--0.5.0--0.6.0.sql \
+		sql/vecq--0.6.0--0.7.0.sql
 	cat $^ > $@
 
 # vecq-migrate has a Makefile of its own (PGXS builds one PROGRAM there)

@@ -84,6 +84,7 @@
 #include "vector/vector.h"
 
 #include "hnsw/hnsw_build.h"
+#include "hnsw/hnsw_seed.h"
 
 #define PROGRESS_HNSW_PHASE_LOAD	2
 #define PROGRESS_HNSW_PHASE_WRITE	3
@@ -503,31 +504,22 @@ HnswBuildSpillRow(HnswBuildState *bs, ItemPointer tid, Datum value, uint32 filte
 	bs->spilled++;
 }
 
-static void
-build_callback(Relation index, ItemPointer tid, Datum *values,
-			   bool *isnull, bool tupleIsAlive, void *state)
+/*
+ * Put a row in the arena, at this level (a random one when level < 0), and
+ * link it into the graph when link.  Its element, or NO_ELEM when the row
+ * was kept for later (arena full) or is not indexed (a zero vector under
+ * cosine).
+ */
+ElemRef
+HnswBuildAddRow(HnswBuildState *bs, ItemPointer tid, const float *x,
+				uint32 filterkey, int level, bool link)
 {
-	HnswBuildState *bs = (HnswBuildState *) state;
 	const HnswIndexInfo *info = bs->info;
-	MemoryContext old;
-	const float *x;
-	int			level;
 	BuildElem  *e;
 	ElemRef		ref;
-	uint32		filterkey;
 
-	if (isnull[0])
-		return;
-	old = MemoryContextSwitchTo(bs->tmpcxt);
-	x = HnswDatumData(info, values[0]);
-	filterkey = info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0;
-
-	if (bs->shared->partitioned)
-	{
-		HnswPartScanRow(bs, tid, x, filterkey);
-		goto done;
-	}
-	level = HnswRandomLevel(info->m, &bs->prng);
+	if (level < 0)
+		level = HnswRandomLevel(info->m, &bs->prng);
 	e = HnswBuildArenaAlloc(bs, level, &ref);
 	if (e == NULL)
 	{
@@ -538,26 +530,49 @@ build_callback(Relation index, ItemPointer tid, Datum *values,
 		/* a zero vector under cosine is not indexed either way */
 		if (HnswPrepareVector(info->metric, x, (float *) VARDATA(copy), info->dimensions))
 			HnswBuildSpillRow(bs, tid, PointerGetDatum(copy), filterkey);
+		return NO_ELEM;
 	}
-	else
+	e->heaptid = *tid;
+	e->filterkey = filterkey;
+	e->overflow = !HnswElementDataInline(bs->iinfo, level);
+	if (!HnswPrepareVector(info->metric, x, bs->vecbuf, info->dimensions))
 	{
-		e->heaptid = *tid;
-		e->filterkey = filterkey;
-		e->overflow = !HnswElementDataInline(bs->iinfo, level);
-		if (HnswPrepareVector(info->metric, x, bs->vecbuf, info->dimensions))
-		{
-			e->clamped = HnswEncodeData(info, bs->vecbuf, elem_data(bs, e));
-			HnswQuerySet(&bs->query, bs->vecbuf);
-			HnswBuildInsert(bs, ref);
-			bs->indtuples++;
-		}
-		else
-		{
-			/* unlinked: marked so that the writer skips it */
-			ItemPointerSetInvalid(&e->heaptid);
-		}
+		/* unlinked: marked so that the writer skips it */
+		ItemPointerSetInvalid(&e->heaptid);
+		return NO_ELEM;
 	}
-done:
+	e->clamped = HnswEncodeData(info, bs->vecbuf, elem_data(bs, e));
+	if (link)
+	{
+		HnswQuerySet(&bs->query, bs->vecbuf);
+		HnswBuildInsert(bs, ref);
+	}
+	bs->indtuples++;
+	return ref;
+}
+
+static void
+build_callback(Relation index, ItemPointer tid, Datum *values,
+			   bool *isnull, bool tupleIsAlive, void *state)
+{
+	HnswBuildState *bs = (HnswBuildState *) state;
+	const HnswIndexInfo *info = bs->info;
+	MemoryContext old;
+	const float *x;
+	uint32		filterkey;
+
+	if (isnull[0])
+		return;
+	old = MemoryContextSwitchTo(bs->tmpcxt);
+	x = HnswDatumData(info, values[0]);
+	filterkey = info->haskey ? HnswKeyHash(index, values[1], isnull[1]) : 0;
+
+	if (bs->shared->partitioned)
+		HnswPartScanRow(bs, tid, x, filterkey);
+	else if (bs->seed != NULL)
+		HnswSeedScanRow(bs, tid, x, filterkey);
+	else
+		(void) HnswBuildAddRow(bs, tid, x, filterkey, -1, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(bs->tmpcxt);
 
@@ -1645,6 +1660,7 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	ElemRef    *refs = NULL;
 	Size		nrefs = 0;
 	dsm_segment *fileseg = NULL;
+	HnswSeed   *seed;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -1716,7 +1732,22 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) Max(heap->rd_rel->reltuples, 0));
 
-	nworkers = build_workers(heap, index, indexInfo);
+	/*
+	 * A graph seed for the table (hnsw_seed.c) replaces the search; the
+	 * seeded build is serial, and only for float4 vectors in one graph.
+	 */
+	seed = HnswSeedFor(RelationGetRelid(heap));
+	if (seed != NULL && (npart > 0 || info.halfvec || HnswIsBitMetric(info.metric)))
+	{
+		ereport(NOTICE,
+				(errmsg("hnsw index build of \"%s\" does not use the graph seed of table \"%s\"",
+						RelationGetRelationName(index), RelationGetRelationName(heap)),
+				 npart > 0 ?
+				 errdetail("The graph does not fit in maintenance_work_mem, so it is built in partitions.") :
+				 errdetail("Only indexes on vector columns take a seed.")));
+		seed = NULL;
+	}
+	nworkers = seed != NULL ? 0 : build_workers(heap, index, indexInfo);
 
 	if (nworkers > 0)
 	{
@@ -1822,6 +1853,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 					indexInfo->ii_Concurrent);
 		arena = MemoryContextAllocHuge(CurrentMemoryContext, arena_size);
 		init_participant(&bs, heap, index, shared, arena, quant_params, true);
+		if (seed != NULL)
+			HnswSeedBuildBegin(&bs, seed);
 		if (npart > 0)
 		{
 			/* the files go when this segment does, on error too */
@@ -1835,6 +1868,8 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 			bs.refs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ElemRef) * nrefs);
 		}
 		participate(&bs, indexInfo, NULL);
+		if (seed != NULL)
+			HnswSeedLink(&bs);
 	}
 
 	/* every participant is done with the graph: write it */
@@ -1909,6 +1944,9 @@ hnswbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	 */
 	if (shared->nspilled > 0 || npart > 0)
 		HnswRepairReachability(index, NULL);
+	/* a seed serves one build */
+	if (seed != NULL)
+		HnswSeedForget(RelationGetRelid(heap));
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = shared->reltuples;
 	result->index_tuples = shared->indtuples + shared->nspilled;

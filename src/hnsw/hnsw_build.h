@@ -164,6 +164,12 @@ typedef struct HnswBuildState
 	BufFile    *ufile;			/* rows of level 1 and above */
 	char	   *databuf;		/* a row's element data */
 
+	/* seeded build (hnsw_build_seed.c) */
+	struct HnswSeed *seed;		/* the session's seed of the table, or NULL */
+	ElemRef    *seedrefs;		/* per seed element: its row's element */
+	Tuplestorestate *pending;	/* rows no seed element matched */
+	double		nseeded;		/* rows that took a seed element */
+
 	Tuplestorestate *spill;		/* rows that found the arena full */
 	TupleDesc	spilldesc;
 	double		indtuples;		/* rows this participant indexed */
@@ -276,6 +282,8 @@ extern int	HnswBuildSelectNeighbors(HnswBuildState *bs, BuildCand *c, int n,
 extern void HnswBuildInsert(HnswBuildState *bs, ElemRef ref);
 extern void HnswBuildSpillRow(HnswBuildState *bs, ItemPointer tid,
 				Datum value, uint32 filterkey);
+extern ElemRef HnswBuildAddRow(HnswBuildState *bs, ItemPointer tid,
+				const float *x, uint32 filterkey, int level, bool link);
 extern void HnswBuildConnectUnreachable(HnswBuildState *bs);
 extern void HnswPlaceOpen(PlaceState *ps);
 extern bool HnswPlaceFits(PlaceState *ps, Size a, Size b);
@@ -307,5 +315,11 @@ extern bool HnswPartAllowed(double bytes_per_row, Size arena_size);
 extern int	HnswPartCount(double nrows, double bytes_per_row, Size arena_size);
 extern void HnswPartInitShared(HnswShared *shared, int npart, int ncells,
 				Size arena_size);
+
+/* hnsw_build_seed.c */
+extern void HnswSeedBuildBegin(HnswBuildState *bs, struct HnswSeed *seed);
+extern void HnswSeedScanRow(HnswBuildState *bs, ItemPointer tid,
+				const float *x, uint32 filterkey);
+extern void HnswSeedLink(HnswBuildState *bs);
 
 #endif							/* HNSW_BUILD_H */

@@ -7,7 +7,9 @@
 #	  files, src/migrate/chroma_*.c), chroma_sqlite (its persist
 #	  directory reader, src/migrate/migrate_persist.c) and chroma_http (the
 #	  decoders of a Chroma server's JSON answers, src/migrate/chroma_http.c),
-#	  all built by test/migrate/Makefile.
+#	  all built by test/migrate/Makefile; and graph_seed (the server's
+#	  reader of HNSW graph seed chunks, src/common/graph_seed.c), built
+#	  by test/fuzz/Makefile.
 #
 # Works on copies of the seed corpora in a temporary directory and never
 # writes into the repository.  For vector_text, first runs the target once
@@ -20,10 +22,10 @@
 #
 # Environment:
 #	FUZZ_TARGETS	targets to run (default "vector_text chroma_pickle
-#					chroma_hnsw chroma_sqlite chroma_http")
+#					chroma_hnsw chroma_sqlite chroma_http graph_seed")
 #	FUZZ_RUNS		inputs to run for vector_text (default 1000000)
-#	FUZZ_CHROMA_RUNS inputs to run for chroma_pickle and chroma_hnsw
-#					(default 1000000)
+#	FUZZ_CHROMA_RUNS inputs to run for chroma_pickle, chroma_hnsw and
+#					graph_seed (default 1000000)
 #	FUZZ_SQLITE_RUNS inputs to run for chroma_sqlite (default 20000: each
 #					builds and reads a persist directory, a few ms)
 #	FUZZ_SEED		libFuzzer -seed (default 20240601)
@@ -42,7 +44,7 @@
 set -euo pipefail
 
 FUZZ_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-TARGETS="${FUZZ_TARGETS:-vector_text chroma_pickle chroma_hnsw chroma_sqlite chroma_http}"
+TARGETS="${FUZZ_TARGETS:-vector_text chroma_pickle chroma_hnsw chroma_sqlite chroma_http graph_seed}"
 RUNS="${FUZZ_RUNS:-1000000}"
 CHROMA_RUNS="${FUZZ_CHROMA_RUNS:-1000000}"
 SQLITE_RUNS="${FUZZ_SQLITE_RUNS:-20000}"
@@ -183,9 +185,17 @@ run_chroma() {
 	fi
 }
 
+run_graph_seed() {
+	make -s -C "$FUZZ_DIR" BUILDDIR="$TMP/build" ${PG_CONFIG:+PG_CONFIG="$PG_CONFIG"} \
+		"$TMP/build/fuzz_graph_seed" >"$TMP/build.log" 2>&1 \
+		|| { cat "$TMP/build.log" >&2; echo "run_fuzz.sh: build failed" >&2; exit 1; }
+	fuzz "$TMP/build/fuzz_graph_seed" "$FUZZ_DIR/corpus_graph_seed" "$CHROMA_RUNS"
+}
+
 for TARGET in $TARGETS; do
 	case "$TARGET" in
 		vector_text) run_vector_text ;;
+		graph_seed) run_graph_seed ;;
 		chroma_pickle | chroma_hnsw | chroma_sqlite | chroma_http) run_chroma ;;
 		*) echo "run_fuzz.sh: unknown target $TARGET" >&2; exit 2 ;;
 	esac

@@ -30,6 +30,7 @@ RESET enable_seqscan;
 CREATE FUNCTION exact_top(key int, q vector, n int) RETURNS int[] LANGUAGE plpgsql AS $$
 DECLARE r int[];
 BEGIN
+  SET LOCAL enable_seqscan = on;
   SET LOCAL enable_indexscan = off;
   SET LOCAL enable_bitmapscan = off;
   SELECT array_agg(id ORDER BY d, id) INTO r FROM

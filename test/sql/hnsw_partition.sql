@@ -23,6 +23,7 @@ DECLARE
   kth float8;
 BEGIN
   FOR q IN SELECT * FROM pp_q ORDER BY id LOOP
+    SET LOCAL enable_seqscan = on;
     SET LOCAL enable_indexscan = off;
     SET LOCAL enable_bitmapscan = off;
     SELECT max(d) INTO kth FROM (SELECT p.v <-> q.v AS d FROM pp p ORDER BY 1 LIMIT 10) e;

@@ -74,3 +74,14 @@ SET enable_seqscan = off;
 SELECT id FROM up_half ORDER BY v <-> '[4,4]' LIMIT 1;
 RESET enable_seqscan;
 DROP TABLE up_half;
+
+-- and the graph seeds of 0.7.0
+CREATE TABLE up_seed (v vector(2));
+INSERT INTO up_seed VALUES ('[1,1]'), ('[5,5]');
+SELECT vecq_hnsw_seed('up_seed', string_agg(int8send(vecq_hnsw_seed_hash(v)) || '\x00'::bytea
+                                            || int2send(1::int2) || int4send((1 - n)::int), ''::bytea ORDER BY n))
+  FROM (SELECT v, row_number() OVER (ORDER BY v) - 1 AS n FROM up_seed) s;
+SET client_min_messages = debug1;
+CREATE INDEX ON up_seed USING hnsw (v vector_l2_ops);
+RESET client_min_messages;
+DROP TABLE up_seed;
