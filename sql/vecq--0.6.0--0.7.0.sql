@@ -9,18 +9,19 @@
 -- Chroma's HNSW files) for the table, in this session.  The next
 -- CREATE INDEX ... USING hnsw on it takes a row's lists from the element
 -- whose vector hash matches instead of searching, then drops the seed.
--- Returns the elements held so far.  Only the table's owner may seed it.
+-- Returns the elements held so far.  Only the table's owner may seed it;
+-- parallel unsafe, as it changes the session's state.
 -- vecq_hnsw_seed_hash(vector) is the hash an element names its row by;
 -- vecq_hnsw_seed_reset() drops the session's seed.
 --
 CREATE FUNCTION vecq_hnsw_seed(tbl regclass, chunk bytea) RETURNS bigint
-	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION vecq_hnsw_seed(regclass, bytea) IS
 	'hold a chunk of an hnsw graph seed for the next index build on the table in this session';
 
 CREATE FUNCTION vecq_hnsw_seed_reset() RETURNS void
-	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
+	AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION vecq_hnsw_seed_reset() IS
 	'drop this session''s hnsw graph seed';
