@@ -4,9 +4,10 @@
  *	  Reader of the header.bin, data_level0.bin and length.bin files of a
  *	  Chroma vector segment (file layout in chroma_hnsw.h).
  *
- * Only level 0 is read: it holds every element with its vector and label,
- * which is all a migration needs; the graph itself is rebuilt by the
- * target.  The header is checked against the relations hnswlib keeps
+ * Level 0 holds every element with its vector and label, which is what a
+ * migration copies; the neighbour lists of level 0 and of the upper levels
+ * (link_lists.bin) are read only to hand the graph to the target's index
+ * build as a seed (migrate_seed.c).  The header is checked against the relations hnswlib keeps
  * between its fields, so a file from another hnswlib layout or a damaged
  * one is refused rather than read as garbage.  Every access to the mapped
  * files is bounds-checked against their lengths.
@@ -25,6 +26,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -346,6 +348,156 @@ chroma_hnsw_release(const ChromaHnswIndex *idx)
 #endif
 }
 
+int
+chroma_hnsw_index_links(ChromaHnswIndex *idx, const uint8_t *data, size_t len,
+						char *err, size_t errlen)
+{
+	uint64_t	block = 4 + 4 * idx->maxM;
+	size_t		pos = 0;
+
+	free(idx->links_at);
+	idx->links_at = NULL;
+	idx->links = NULL;
+	idx->links_len = 0;
+	if (idx->cur_element_count == 0)
+		return len == 0 ? 0 :
+			report(err, errlen, "%zu bytes for an empty index", len);
+	idx->links_at = malloc(sizeof(uint64_t) * idx->cur_element_count);
+	if (idx->links_at == NULL)
+		return report(err, errlen, "out of memory indexing %llu elements",
+					  (unsigned long long) idx->cur_element_count);
+	for (uint64_t i = 0; i < idx->cur_element_count; i++)
+	{
+		uint64_t	size;
+
+		if (len - pos < 4)
+		{
+			free(idx->links_at);
+			idx->links_at = NULL;
+			return report(err, errlen, "ends at element %llu of %llu",
+						  (unsigned long long) i,
+						  (unsigned long long) idx->cur_element_count);
+		}
+		size = read_le(data + pos, 4);
+		if (size % block != 0 || size / block > (uint64_t) idx->maxlevel ||
+			len - pos - 4 < size)
+		{
+			free(idx->links_at);
+			idx->links_at = NULL;
+			if (size % block != 0)
+				return report(err, errlen, "element %llu has %llu bytes of links, not a multiple of %llu",
+							  (unsigned long long) i, (unsigned long long) size,
+							  (unsigned long long) block);
+			if (size / block > (uint64_t) idx->maxlevel)
+				return report(err, errlen, "element %llu has %llu levels above 0, but maxlevel is %d",
+							  (unsigned long long) i, (unsigned long long) (size / block),
+							  (int) idx->maxlevel);
+			return report(err, errlen, "element %llu's %llu bytes of links go past the end",
+						  (unsigned long long) i, (unsigned long long) size);
+		}
+		idx->links_at[i] = pos;
+		pos += 4 + size;
+	}
+	if (pos != len)
+	{
+		free(idx->links_at);
+		idx->links_at = NULL;
+		return report(err, errlen, "%zu bytes after the last element", len - pos);
+	}
+	idx->links = data;
+	idx->links_len = len;
+	return 0;
+}
+
+int
+chroma_hnsw_open_links(const char *segment_dir, ChromaHnswIndex *idx,
+					   char *err, size_t errlen)
+{
+	char		path[4096];
+	char		msg[256];
+	void	   *map;
+	size_t		map_len;
+
+	snprintf(path, sizeof(path), "%s/link_lists.bin", segment_dir);
+	if (map_file(path, &map, &map_len) < 0)
+		return report(err, errlen, "%s: %s", path, strerror(errno));
+	if (chroma_hnsw_index_links(idx, map, map_len, msg, sizeof(msg)) < 0)
+	{
+		if (map != NULL)
+			munmap(map, map_len);
+		return report(err, errlen, "%s: %s", path, msg);
+	}
+	idx->map_links = map;
+	idx->map_links_len = map_len;
+	return 0;
+}
+
+int
+chroma_hnsw_level(const ChromaHnswIndex *idx, uint64_t i, char *err, size_t errlen)
+{
+	if (i >= idx->cur_element_count)
+		return report(err, errlen, "element %llu out of range (%llu elements)",
+					  (unsigned long long) i,
+					  (unsigned long long) idx->cur_element_count);
+	if (idx->links_at == NULL)
+		return 0;
+	/* checked by chroma_hnsw_index_links */
+	return (int) (read_le(idx->links + idx->links_at[i], 4) / (4 + 4 * idx->maxM));
+}
+
+int
+chroma_hnsw_neighbors(const ChromaHnswIndex *idx, uint64_t i, int level,
+					  uint32_t *out, uint32_t max, uint32_t *count,
+					  char *err, size_t errlen)
+{
+	const uint8_t *p;
+	uint32_t	n;
+	uint64_t	limit;
+	int			top;
+
+	*count = 0;
+	top = chroma_hnsw_level(idx, i, err, errlen);
+	if (top < 0)
+		return -1;
+	if (level < 0 || level > top)
+		return report(err, errlen, "element %llu has no level %d (its top level is %d)",
+					  (unsigned long long) i, level, top);
+	if (level == 0)
+	{
+		if (idx->level0 == NULL ||
+			(i + 1) * idx->size_data_per_element > idx->level0_len)
+			return report(err, errlen, "element %llu lies beyond data_level0 (%zu bytes)",
+						  (unsigned long long) i, idx->level0_len);
+		p = idx->level0 + i * idx->size_data_per_element + idx->offset_level0;
+		limit = idx->maxM0;
+	}
+	else
+	{
+		p = idx->links + idx->links_at[i] + 4 + (uint64_t) (level - 1) * (4 + 4 * idx->maxM);
+		limit = idx->maxM;
+	}
+	n = (uint32_t) read_le(p, 4) & 0xffff;
+	if (n > limit)
+		return report(err, errlen, "element %llu has %u links on level %d, more than %llu",
+					  (unsigned long long) i, (unsigned) n, level,
+					  (unsigned long long) limit);
+	if (n > max)
+		return report(err, errlen, "element %llu has %u links on level %d, more than %u fit",
+					  (unsigned long long) i, (unsigned) n, level, (unsigned) max);
+	for (uint32_t k = 0; k < n; k++)
+	{
+		uint32_t	id = (uint32_t) read_le(p + 4 + 4 * (size_t) k, 4);
+
+		if (id >= idx->cur_element_count)
+			return report(err, errlen, "element %llu links to element %u on level %d, beyond the %llu elements",
+						  (unsigned long long) i, (unsigned) id, level,
+						  (unsigned long long) idx->cur_element_count);
+		out[k] = id;
+	}
+	*count = n;
+	return 0;
+}
+
 void
 chroma_hnsw_close(ChromaHnswIndex *idx)
 {
@@ -353,5 +505,8 @@ chroma_hnsw_close(ChromaHnswIndex *idx)
 		munmap(idx->map_level0, idx->map_level0_len);
 	if (idx->map_lengths != NULL)
 		munmap(idx->map_lengths, idx->map_lengths_len);
+	if (idx->map_links != NULL)
+		munmap(idx->map_links, idx->map_links_len);
+	free(idx->links_at);
 	memset(idx, 0, sizeof(*idx));
 }

@@ -102,6 +102,12 @@ typedef struct ChromaHnswIndex
 	size_t		map_level0_len;
 	void	   *map_lengths;
 	size_t		map_lengths_len;
+	/* link_lists.bin, once chroma_hnsw_open_links or _index_links ran */
+	const uint8_t *links;		/* read-only; NULL if not read */
+	size_t		links_len;
+	uint64_t   *links_at;		/* per element: its size field's offset */
+	void	   *map_links;
+	size_t		map_links_len;
 } ChromaHnswIndex;
 
 /*
@@ -150,6 +156,39 @@ extern int	chroma_hnsw_length(const ChromaHnswIndex *idx, uint64_t i,
  * the process's memory flat.
  */
 extern void chroma_hnsw_release(const ChromaHnswIndex *idx);
+
+/*
+ * link_lists.bin: the upper levels of hnswlib's graph.  For each element in
+ * order, a uint32 byte count, then that many bytes: one block of
+ * 4 + 4 * maxM bytes per level above 0 (a uint32 whose low 16 bits count
+ * the neighbours, then maxM uint32 ids).  chroma_hnsw_index_links checks
+ * data[0..len) against the header (every element's count a whole number
+ * of blocks, its level at most maxlevel, nothing left over) and indexes it
+ * into idx (links, links_len, links_at; the caller keeps data mapped);
+ * chroma_hnsw_open_links maps segment_dir/link_lists.bin and indexes it.
+ * Both return 0, or -1 with a message in err.
+ */
+extern int	chroma_hnsw_index_links(ChromaHnswIndex *idx, const uint8_t *data,
+									size_t len, char *err, size_t errlen);
+extern int	chroma_hnsw_open_links(const char *segment_dir, ChromaHnswIndex *idx,
+								   char *err, size_t errlen);
+
+/*
+ * Element i's level (0 when link_lists.bin was not read), or -1 with a
+ * message in err.
+ */
+extern int	chroma_hnsw_level(const ChromaHnswIndex *idx, uint64_t i,
+							  char *err, size_t errlen);
+
+/*
+ * Element i's neighbours on a level (0: data_level0.bin; above: link_lists)
+ * into out[0..max), their count into *count.  Every id is checked to be
+ * below cur_element_count and the count against maxM0 or maxM.  Returns 0,
+ * or -1 with a message in err.
+ */
+extern int	chroma_hnsw_neighbors(const ChromaHnswIndex *idx, uint64_t i,
+								  int level, uint32_t *out, uint32_t max,
+								  uint32_t *count, char *err, size_t errlen);
 
 /* Unmap what chroma_hnsw_open mapped; leaves *idx empty.  */
 extern void chroma_hnsw_close(ChromaHnswIndex *idx);

@@ -31,6 +31,8 @@
 
 #include "libpq-fe.h"
 
+#include "../common/graph_seed.h"
+
 /* the most dimensions vecq's vector type takes (VECQ_MAX_DIM) */
 #define MIGRATE_MAX_DIM 16000
 
@@ -63,6 +65,8 @@ typedef struct MigrateCollection
 	char	   *metadata_segment;
 	char	   *vector_segment;
 	bool		selected;		/* chosen by --tenant / --collections */
+	int64_t		seeded;			/* records the index took Chroma's lists for */
+	double		seed_seconds;	/* reading and sending that graph */
 } MigrateCollection;
 
 /* one record, as Chroma's get returns it */
@@ -93,6 +97,7 @@ typedef struct MigrateBatch
  */
 typedef struct MigrateSource MigrateSource;
 typedef struct MigrateCursor MigrateCursor;
+struct SeedWriter;
 
 typedef struct MigrateSourceMethods
 {
@@ -118,6 +123,13 @@ typedef struct MigrateSourceMethods
 	MigrateCursor *(*records_with_ids) (MigrateSource *src, MigrateCollection *coll,
 										char **ids, int n);
 	MigrateCursor *(*ids) (MigrateSource *src, MigrateCollection *coll);
+
+	/*
+	 * Optional: write the graph of the source's own index into w with
+	 * seed_element (migrate_seed.c), after the cursor's last batch; false
+	 * when there is none to offer (w untouched)
+	 */
+	bool		(*graph_seed) (MigrateCursor *cur, struct SeedWriter *w);
 } MigrateSourceMethods;
 
 struct MigrateSource
@@ -200,6 +212,7 @@ typedef struct MigrateOptions
 	bool		verify;
 	bool		replace;
 	bool		catch_up;
+	bool		no_graph_seed;	/* --no-graph-seed */
 	int			verify_queries;
 	const char *maintenance_work_mem;
 	const char *token;			/* an HTTP source's token, or NULL */
@@ -241,6 +254,25 @@ extern void target_copy_records(PGconn *conn, const char *table,
 extern void target_copy_ids(PGconn *conn, const char *table,
 							const char *const *ids, int n);
 extern void target_finish(MigrateTarget *tgt, MigrateCollection *coll);
+
+/* migrate_seed.c: the source's graph, as the index build's seed */
+typedef struct SeedWriter
+{
+	PGconn	   *conn;
+	const char *table;
+	uint8_t    *buf;
+	size_t		len;
+	size_t		cap;
+	int64_t		elements;		/* written so far */
+	int64_t		rows;			/* of them, elements of a record */
+	bool		failed;			/* the server refused: write no more */
+	char	   *why;
+} SeedWriter;
+
+extern void seed_element(SeedWriter *w, uint64_t hash, int level,
+						 const uint32_t *const *lists, const uint32_t *counts);
+extern void target_send_seed(MigrateTarget *tgt, MigrateCursor *cur,
+							 MigrateCollection *coll);
 extern void target_run(PGconn *conn, const char *sql, int nparams,
 					   const char *const *params);
 extern PGresult *target_query(PGconn *conn, const char *sql, int nparams,

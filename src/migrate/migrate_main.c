@@ -42,6 +42,8 @@ usage(const char *progname)
 	printf("      --verify              compare every copied record with the source, and k-NN answers\n");
 	printf("      --verify-queries=N    k-NN queries of --verify per collection (default 20)\n");
 	printf("      --maintenance-work-mem=SIZE  for building the HNSW indexes (default 1GB)\n");
+	printf("      --no-graph-seed       build each HNSW index by searching, not from the neighbour lists\n"
+		   "                            of Chroma's own HNSW files\n");
 	printf("      --token=TOKEN         a server's API token (better: the environment variable\n"
 		   "                            VECQ_MIGRATE_TOKEN, which ps does not show); never printed\n");
 	printf("      --token-header=NAME   send the token as \"NAME: TOKEN\" (e.g. X-Chroma-Token)\n"
@@ -159,6 +161,7 @@ main(int argc, char **argv)
 		{"catch-up", no_argument, NULL, 8},
 		{"token", required_argument, NULL, 10},
 		{"token-header", required_argument, NULL, 11},
+		{"no-graph-seed", no_argument, NULL, 12},
 		{"help", no_argument, NULL, '?'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}
@@ -249,6 +252,9 @@ main(int argc, char **argv)
 				break;
 			case 11:
 				opts.token_header = optarg;
+				break;
+			case 12:
+				opts.no_graph_seed = true;
 				break;
 			default:
 				pg_log_error_hint("Try \"%s --help\" for more information.", progname);
@@ -359,6 +365,8 @@ main(int argc, char **argv)
 			done += batch.count;
 			progress_batch(coll, done, batch.count);
 		}
+		if (!opts.dry_run && !opts.no_graph_seed)
+			target_send_seed(&tgt, cur, coll);
 		source_cursor_close(cur);
 		if (done != coll->records)
 			pg_fatal("collection \"%s\": %lld records copied, but the source has %lld",
@@ -371,6 +379,9 @@ main(int argc, char **argv)
 			   coll->dimension, coll->space,
 			   opts.dry_run ? " (dry run: nothing written)" : "",
 			   plan == PLAN_RESUME ? " (resumed)" : "");
+		if (coll->seeded > 0)
+			printf("  index: seeded with Chroma's graph (the neighbour lists of %lld records, sent in %.1f s)\n",
+				   (long long) coll->seeded, coll->seed_seconds);
 		if (coll->notes)
 			printf("  note: %s\n", coll->notes);
 		fflush(stdout);

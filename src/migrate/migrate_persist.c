@@ -134,6 +134,7 @@ static MigrateCursor *persist_records(MigrateSource *source, MigrateCollection *
 static bool persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch,
 							   int max_records);
 static void persist_cursor_close(MigrateCursor *cursor);
+static bool persist_graph_seed(MigrateCursor *cursor, SeedWriter *w);
 static void persist_close(MigrateSource *source);
 static bool persist_changed_ids(MigrateSource *source, MigrateCollection *coll,
 								int64_t since_seq, char ***ids, int *n);
@@ -157,6 +158,7 @@ static const MigrateSourceMethods persist_methods = {
 	.changed_ids = persist_changed_ids,
 	.records_with_ids = persist_records_with_ids,
 	.ids = persist_ids,
+	.graph_seed = persist_graph_seed,
 };
 
 static void
@@ -1453,6 +1455,94 @@ persist_next_batch(MigrateCursor *cursor, MigrateBatch *batch, int max_records)
 		cur->reading = true;
 	}
 	return ok;
+}
+
+/*
+ * The graph of the HNSW files, element by element, as a graph seed: each
+ * element that is a record's current vector with the hash of that vector
+ * (as read_batch copied it) and its lists on every level; the others as
+ * elements of no row.  False when there are no HNSW files, or their graph
+ * cannot be a seed (more levels than a seed holds, lists longer than one
+ * takes, a link_lists.bin that does not read: a warning says which).
+ */
+static bool
+persist_graph_seed(MigrateCursor *cursor, SeedWriter *w)
+{
+	PersistCursor *cur = (PersistCursor *) cursor;
+	ChromaHnswIndex *h = &cur->hnsw;
+	char		err[512];
+	uint8_t    *live;
+	float	   *vec;
+	uint32_t   *ids;
+	uint32_t	counts[GRAPH_SEED_MAX_LEVEL + 1];
+	const uint32_t *lists[GRAPH_SEED_MAX_LEVEL + 1];
+	uint32_t	room;
+
+	if (!cur->hnsw_open || cur->ids_only || h->cur_element_count == 0)
+		return false;
+	if (h->maxlevel > GRAPH_SEED_MAX_LEVEL || h->maxM0 > GRAPH_SEED_MAX_LINKS ||
+		h->maxM > GRAPH_SEED_MAX_LINKS)
+	{
+		pg_log_warning("%s: a graph of %d levels and lists of up to %llu is more than an index build takes as a seed",
+					   cur->hnsw_dir, (int) h->maxlevel + 1,
+					   (unsigned long long) Max(h->maxM0, h->maxM));
+		return false;
+	}
+	if (h->maxlevel > 0 && h->links_at == NULL &&
+		chroma_hnsw_open_links(cur->hnsw_dir, h, err, sizeof(err)) != 0)
+	{
+		pg_log_warning("%s (the index is built without Chroma's graph)", err);
+		return false;
+	}
+
+	/* the elements that are some record's vector as copied */
+	live = pg_malloc0(h->cur_element_count);
+	for (size_t i = 0; i < cur->vectors.size; i++)
+	{
+		VectorRef  *r = &cur->vectors.slots[i];
+
+		if (r->id && r->exists && r->seq == 0 && r->element >= 0 &&
+			(uint64_t) r->element < h->cur_element_count)
+			live[r->element] = 1;
+	}
+
+	vec = pg_malloc(sizeof(float) * Max(h->dim, 1));
+	room = (uint32_t) Max(h->maxM0, h->maxM);
+	ids = pg_malloc(sizeof(uint32_t) * room * (GRAPH_SEED_MAX_LEVEL + 1));
+	for (uint64_t i = 0; i < h->cur_element_count && !w->failed; i++)
+	{
+		int			level;
+
+		if (i % 16384 == 16383)
+			chroma_hnsw_release(h);
+		if (!live[i])
+		{
+			seed_element(w, 0, GRAPH_SEED_NO_ROW, NULL, NULL);
+			continue;
+		}
+		level = chroma_hnsw_level(h, i, err, sizeof(err));
+		for (int lc = 0; level >= 0 && lc <= level; lc++)
+		{
+			if (chroma_hnsw_neighbors(h, i, lc, ids + (size_t) lc * room, room,
+									  &counts[lc], err, sizeof(err)) != 0)
+				level = -1;
+			lists[lc] = ids + (size_t) lc * room;
+		}
+		if (level < 0)
+		{
+			/* the chunks sent so far are dropped by the caller */
+			w->failed = true;
+			w->why = psprintf("%s/%s", cur->hnsw_dir, err);
+			break;
+		}
+		hnsw_vector(cur, (int64_t) i, vec);
+		seed_element(w, graph_seed_vector_hash(vec, h->dim), level, lists, counts);
+	}
+	chroma_hnsw_release(h);
+	pg_free(ids);
+	pg_free(vec);
+	pg_free(live);
+	return true;
 }
 
 static void

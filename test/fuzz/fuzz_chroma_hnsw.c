@@ -9,12 +9,17 @@
  * A header that passes must describe a consistent layout, and every
  * element must then read within the data or fail cleanly: reading all
  * elements (at most as many as fit, plus one more to check the bounds)
- * must never crash or read outside the input.
+ * must never crash or read outside the input.  The same bytes are also
+ * read as link_lists.bin (chroma_hnsw_index_links): when they index, every
+ * element's level and its lists on every level (and one above) are read,
+ * and an accepted list must fit its level's maximum and name only
+ * elements that exist.
  *
  * Seeds (corpus_chroma_hnsw/): header.bin of the fixtures (empty and
  * flushed, 384 to 1536 dimensions), and flushed Chroma 1.0 indexes made by
  * make_hnsw_dir.mjs (l2 and cosine, 16 dimensions), cut to their first 4
- * elements with header counts to match.
+ * elements with header counts to match; the support fixture's header with
+ * its link_lists.bin (links_support).
  *
  * test/fuzz/fuzz_chroma_hnsw.c
  *
@@ -81,5 +86,41 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	free(vec);
+
+	/*
+	 * The same bytes as link_lists.bin: indexed, then every element's
+	 * level and lists read; an accepted list fits its level's maximum and
+	 * names only existing elements
+	 */
+	if (chroma_hnsw_index_links(&idx, idx.level0, idx.level0_len, err, sizeof(err)) == 0)
+	{
+		uint64_t	room = idx.maxM0 > idx.maxM ? idx.maxM0 : idx.maxM;
+		uint32_t   *ids = malloc(sizeof(uint32_t) * room);
+
+		if (ids == NULL)
+			abort();
+		for (uint64_t i = 0; i < idx.cur_element_count; i++)
+		{
+			int			level = chroma_hnsw_level(&idx, i, err, sizeof(err));
+
+			if (level < 0 || level > idx.maxlevel)
+				abort();
+			for (int lc = 0; lc <= level + 1; lc++)
+			{
+				uint32_t	n;
+
+				if (chroma_hnsw_neighbors(&idx, i, lc, ids, (uint32_t) room, &n,
+										  err, sizeof(err)) != 0)
+					continue;
+				if (lc > level || n > (lc == 0 ? idx.maxM0 : idx.maxM))
+					abort();
+				for (uint32_t k = 0; k < n; k++)
+					if (ids[k] >= idx.cur_element_count)
+						abort();
+			}
+		}
+		free(ids);
+		free(idx.links_at);
+	}
 	return 0;
 }

@@ -806,6 +806,108 @@ test_fixture_header(const char *fixtures, const char *segment, uint64_t count,
 		chroma_hnsw_close(&idx);
 }
 
+/*
+ * link_lists.bin of the support fixture (1119 elements, maxlevel 3, entry
+ * 220): the levels, a list read independently (element 7's level 1: 6
+ * neighbours, the first 1050), and damaged copies refused.
+ */
+static void
+test_fixture_links(const char *fixtures)
+{
+	char		path[4096];
+	uint8_t    *hdr;
+	uint8_t    *links;
+	uint8_t    *bad;
+	size_t		hlen;
+	size_t		llen;
+	ChromaHnswIndex idx;
+	char		err[512];
+	int			levels[4] = {0, 0, 0, 0};
+	uint32_t	ids[64];
+	uint32_t	n;
+	int			rc;
+	size_t		at7 = 0;
+
+	snprintf(path, sizeof(path), "%s/%s/header.bin", fixtures, SUPPORT_SEGMENT);
+	hdr = read_file(path, &hlen);
+	snprintf(path, sizeof(path), "%s/%s/link_lists.bin", fixtures, SUPPORT_SEGMENT);
+	links = read_file(path, &llen);
+	check(hdr != NULL && links != NULL && llen == 9712, "support link_lists: cannot read");
+	if (hdr == NULL || links == NULL)
+		return;
+	rc = chroma_hnsw_parse_header(hdr, hlen, &idx, err, sizeof(err));
+	check(rc == 0, "support header: %s", err);
+	rc = chroma_hnsw_index_links(&idx, links, llen, err, sizeof(err));
+	check(rc == 0, "support link_lists: %s", err);
+	if (rc != 0)
+		return;
+	for (uint64_t i = 0; i < idx.cur_element_count; i++)
+	{
+		int			l = chroma_hnsw_level(&idx, i, err, sizeof(err));
+
+		if (l >= 0 && l <= 3)
+			levels[l]++;
+	}
+	check(levels[0] == 1047 && levels[1] == 68 && levels[2] == 3 && levels[3] == 1,
+		  "support levels %d/%d/%d/%d, expected 1047/68/3/1",
+		  levels[0], levels[1], levels[2], levels[3]);
+	check(chroma_hnsw_level(&idx, 220, err, sizeof(err)) == 3, "entry 220 is not on level 3");
+	rc = chroma_hnsw_neighbors(&idx, 7, 1, ids, 64, &n, err, sizeof(err));
+	check(rc == 0 && n == 6 && ids[0] == 1050, "element 7 level 1: rc %d n %u first %u (%s)",
+		  rc, (unsigned) n, rc == 0 ? (unsigned) ids[0] : 0, rc ? err : "");
+	rc = chroma_hnsw_neighbors(&idx, 7, 2, ids, 64, &n, err, sizeof(err));
+	check(rc == -1 && strstr(err, "has no level 2") != NULL, "element 7 level 2: %s", err);
+	rc = chroma_hnsw_neighbors(&idx, 7, 1, ids, 3, &n, err, sizeof(err));
+	check(rc == -1 && strstr(err, "more than 3 fit") != NULL, "element 7 into 3 slots: %s", err);
+	/* data_level0.bin is absent from this snapshot: level 0 is refused */
+	rc = chroma_hnsw_neighbors(&idx, 7, 0, ids, 64, &n, err, sizeof(err));
+	check(rc == -1 && strstr(err, "beyond data_level0") != NULL, "element 7 level 0: %s", err);
+	free(idx.links_at);
+	idx.links_at = NULL;
+
+	/* where element 7's size field is: after 7 empty ones */
+	at7 = 7 * 4;
+	bad = malloc(llen);
+	memcpy(bad, links, llen);
+	/* the first id of its level-1 list: 5000 */
+	bad[at7 + 4 + 4] = 5000 & 0xff;
+	bad[at7 + 4 + 5] = 5000 >> 8;
+	bad[at7 + 4 + 6] = 0;
+	bad[at7 + 4 + 7] = 0;
+	rc = chroma_hnsw_index_links(&idx, bad, llen, err, sizeof(err));
+	check(rc == 0, "id out of range indexes: %s", err);
+	rc = chroma_hnsw_neighbors(&idx, 7, 1, ids, 64, &n, err, sizeof(err));
+	check(rc == -1 && strstr(err, "links to element 5000") != NULL, "id out of range: %s", err);
+	free(idx.links_at);
+	idx.links_at = NULL;
+
+	/* the last element has no upper levels: its size field is cut */
+	rc = chroma_hnsw_index_links(&idx, links, llen - 1, err, sizeof(err));
+	check(rc == -1 && strstr(err, "ends at element 1118 of 1119") != NULL, "truncated by 1: %s", err);
+	bad = realloc(bad, llen + 3);
+	memcpy(bad, links, llen);
+	memset(bad + llen, 0, 3);
+	rc = chroma_hnsw_index_links(&idx, bad, llen + 3, err, sizeof(err));
+	check(rc == -1 && strstr(err, "3 bytes after the last element") != NULL, "3 trailing bytes: %s", err);
+	rc = chroma_hnsw_index_links(&idx, links, 4 * 100, err, sizeof(err));
+	check(rc == -1 && (strstr(err, "ends at element") != NULL || strstr(err, "past the end") != NULL),
+		  "truncated to 400 bytes: %s", err);
+	memcpy(bad, links, llen);
+	bad[at7] = 67;				/* a size that is not whole blocks */
+	rc = chroma_hnsw_index_links(&idx, bad, llen, err, sizeof(err));
+	check(rc == -1 && strstr(err, "not a multiple of 68") != NULL, "size 67: %s", err);
+	memcpy(bad, links, llen);
+	bad[at7] = (uint8_t) (68 * 3);	/* level 3 where the data has 1 */
+	rc = chroma_hnsw_index_links(&idx, bad, llen, err, sizeof(err));
+	check(rc == -1, "level 3 size for a level-1 element: accepted");
+	idx.maxlevel = 0;
+	rc = chroma_hnsw_index_links(&idx, links, llen, err, sizeof(err));
+	check(rc == -1 && strstr(err, "but maxlevel is 0") != NULL, "maxlevel 0: %s", err);
+	free(bad);
+	free(links);
+	free(hdr);
+}
+
 /* a corrupted copy of a valid header must be refused with msg */
 static void
 expect_bad_header(const char *what, const uint8_t *good, size_t at,
@@ -1309,6 +1411,7 @@ main(int argc, char **argv)
 	test_fixture_header(fixtures, "Groww_Mutual_Funds/a6208e30-0936-4f3f-87be-dc3a7d55d007",
 						0, 768, 100, -1, UINT32_MAX, true);
 	test_headers();
+	test_fixture_links(fixtures);
 	test_small_index();
 	test_open();
 
