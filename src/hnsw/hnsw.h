@@ -241,6 +241,7 @@ extern void HnswKeyDirCompact(Relation index, BufferAccessStrategy strategy,
 
 /* hnsw_graph.c: the search kernels shared by build, insert and scan */
 extern int	HnswRandomLevel(int m, pg_prng_state *state);
+extern int	HnswMaxLevel(int m);
 extern bool HnswPrepareVector(HnswMetric metric, const float *in, float *out, int dim);
 extern const float *HnswDatumData(const HnswIndexInfo *info, Datum value);
 extern double HnswDistance(HnswMetric metric, const float *a, const float *b, int dim);

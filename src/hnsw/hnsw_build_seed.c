@@ -86,7 +86,10 @@ HnswSeedScanRow(HnswBuildState *bs, ItemPointer tid, const float *x, uint32 filt
 		MemoryContextSwitchTo(old);
 		return;
 	}
-	bs->seedrefs[o] = HnswBuildAddRow(bs, tid, x, filterkey, seed->level[o], false);
+	/* levels above what this m's pages hold are dropped, lists and all */
+	bs->seedrefs[o] = HnswBuildAddRow(bs, tid, x, filterkey,
+									  Min(seed->level[o], HnswMaxLevel(bs->info->m)),
+									  false);
 	if (bs->seedrefs[o] != NO_ELEM)
 		bs->nseeded++;
 }

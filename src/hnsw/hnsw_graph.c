@@ -40,13 +40,21 @@ HnswRandomLevel(int m, pg_prng_state *state)
 {
 	double		u = pg_prng_double(state);
 	int			level;
+
+	/* 1 - u is in (0, 1], so the logarithm is finite */
+	level = (int) floor(-log(1.0 - u) / log((double) m));
+	return Min(level, HnswMaxLevel(m));
+}
+
+/* The highest level whose neighbour tuple takes at most half a page. */
+int
+HnswMaxLevel(int m)
+{
 	int			cap = HNSW_MAX_LEVEL;
 
 	while (cap > 0 && HNSW_NEIGHBOR_TUPLE_SIZE(cap, m) > HNSW_PAGE_FREE_SPACE / 2)
 		cap--;
-	/* 1 - u is in (0, 1], so the logarithm is finite */
-	level = (int) floor(-log(1.0 - u) / log((double) m));
-	return Min(level, cap);
+	return cap;
 }
 
 /*

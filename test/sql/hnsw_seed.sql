@@ -158,6 +158,19 @@ SELECT count(*) FROM (SELECT id FROM s ORDER BY v <-> svec(5) LIMIT 2) x WHERE i
 DROP INDEX s_v;
 DELETE FROM s WHERE id = 2001;
 
+-- a level above what m = 100's pages hold is cut to the highest that fits
+CREATE TABLE s_big_m AS SELECT id, v FROM s WHERE id <= 300;
+SELECT vecq_hnsw_seed('s_big_m', string_agg(seed_elem(h, l0[1:8]) , ''::bytea ORDER BY id)
+                      || int8send(vecq_hnsw_seed_hash(svec(301))) || '\x0f'::bytea
+                      || (SELECT string_agg(seed_list('{1,2,3}'), ''::bytea) FROM generate_series(0, 15)))
+  FROM s_seed WHERE id <= 300;
+INSERT INTO s_big_m VALUES (301, svec(301));
+SET client_min_messages = debug1;
+CREATE INDEX s_big_m_v ON s_big_m USING hnsw (v vector_l2_ops) WITH (m = 100, ef_construction = 200);
+RESET client_min_messages;
+SELECT * FROM vecq_index_check('s_big_m_v', true);
+DROP TABLE s_big_m;
+
 -- cosine and sq8 indexes take seeds too; the hash is of the vector as
 -- stored, not normalised
 SELECT vecq_hnsw_seed('s', string_agg(seed_elem(h, l0, l1, l2), ''::bytea ORDER BY id))
