@@ -81,6 +81,23 @@ done
 # (rows whose vector came from the log after the flush were searched for)
 check "flushed: all 3 indexes seeded with Chroma's graph" \
 	test "$(grep -c "index: seeded with Chroma's graph" "$TMP/flushed.out" 2>/dev/null)" = 3
+# a target whose vecq cannot take the seed (as one before 0.7.0): a
+# warning, and the indexes are built by searching
+if newdb m_noseed && psql -X -q -v ON_ERROR_STOP=1 -d m_noseed \
+	-c 'ALTER EXTENSION vecq DROP FUNCTION vecq_hnsw_seed(regclass, bytea)' \
+	-c 'DROP FUNCTION vecq_hnsw_seed(regclass, bytea)' >/dev/null; then
+	"$MIGRATE" --from "$TMP/dirs/flushed" --to "$(conn m_noseed)" --verify --batch 500 \
+		>"$TMP/noseed.out" 2>"$TMP/noseed.err"
+	rc=$?
+	check "flushed without vecq_hnsw_seed: copied and verified" test $rc = 0
+	check "flushed without vecq_hnsw_seed: 3 warnings, no index seeded" \
+		test "$(grep -c "is built without Chroma's graph, which is slower: the target's vecq has no vecq_hnsw_seed" "$TMP/noseed.err")" = 3 \
+		-a "$(grep -c "index: seeded" "$TMP/noseed.out")" = 0
+	check "flushed without vecq_hnsw_seed: every index built" \
+		test "$(sql m_noseed "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'hnsw'")" = 3
+else
+	fail "m_noseed: database"
+fi
 # the source was not touched
 check "sources unchanged (no file written next to chroma.sqlite3)" \
 	test -z "$(find "$TMP/dirs" -newer "$TMP/make_dirs.log" -type f)"
