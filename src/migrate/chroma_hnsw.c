@@ -362,6 +362,10 @@ chroma_hnsw_index_links(ChromaHnswIndex *idx, const uint8_t *data, size_t len,
 	if (idx->cur_element_count == 0)
 		return len == 0 ? 0 :
 			report(err, errlen, "%zu bytes for an empty index", len);
+	/* each element takes at least its 4-byte count: refuse before allocating */
+	if (len / 4 < idx->cur_element_count)
+		return report(err, errlen, "%zu bytes cannot hold the counts of %llu elements",
+					  len, (unsigned long long) idx->cur_element_count);
 	idx->links_at = malloc(sizeof(uint64_t) * idx->cur_element_count);
 	if (idx->links_at == NULL)
 		return report(err, errlen, "out of memory indexing %llu elements",
